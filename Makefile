@@ -1,0 +1,52 @@
+# Thin front for the README commands. The real build is CMake + Ninja in build/.
+BUILD ?= build
+LISTEN ?= 127.0.0.1:8080
+ROOT ?= samples
+JOBS ?= $(shell nproc)
+
+.PHONY: all build run test unit integration bench deps test-deps clean format tidy
+
+all: build
+
+deps:
+	@bash scripts/install_deps.sh build
+
+test-deps:
+	@bash scripts/install_deps.sh test
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	@echo "Serving $(ROOT) on http://$(LISTEN) — try:"
+	@echo "  http://$(LISTEN)/landscape.jpg                  the original"
+	@echo "  http://$(LISTEN)/landscape.jpg?w=400            400 px wide, best format your browser takes"
+	@echo "  http://$(LISTEN)/landscape.jpg?w=300&h=300&f=webp  300x300 cover crop, WebP"
+	@echo "  http://$(LISTEN)/logo.png?w=200&fit=contain&h=100  letterboxed, alpha kept"
+	@echo "  http://$(LISTEN)/spinner.gif?w=64               animated, every frame kept"
+	@echo "  http://$(LISTEN)/_imageflex/stats               counters"
+	$(BUILD)/imageflex serve --root $(ROOT) --listen $(LISTEN)
+
+test: test-deps build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+unit: build
+	cd $(BUILD) && ctest --output-on-failure -L unit
+
+integration: test-deps build
+	cd $(BUILD) && ctest --output-on-failure -L integration
+
+bench: test-deps build
+	bash bench/run.sh
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.h')
+
+tidy: build
+	clang-tidy -p $(BUILD) $$(git ls-files 'src/*.cpp' 'app/*.cpp')
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,133 @@
+// imageflex: the server (`serve`) and a CLI over the same core (`convert`).
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "http/handler.h"
+#include "http/server.h"
+#include "image/pipeline.h"
+#include "image/vips_runtime.h"
+#include "negotiate/accept.h"
+#include "request/image_request.h"
+#include "storage/open_storage.h"
+
+using namespace imageflex;
+
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+
+void print_help() {
+  std::cout << "imageflex " << kVersion << ": on-the-fly image resizing, conversion and caching\n\n"
+            << "usage:\n"
+            << "  imageflex serve [--setting value ...]   serve images over HTTP\n"
+            << "  imageflex convert IN OUT [w=N] [h=N] [fit=cover|contain|inside|fill] [f=FORMAT] [q=N] "
+               "[enlarge=true]\n"
+            << "                                          make one variant with the server's pipeline\n"
+            << "  imageflex --help | --version\n\n"
+            << "settings (flag, environment, default); flags win over the environment:\n";
+  for (const auto& s : settings()) {
+    std::string flag = "  --" + s.flag;
+    std::cout << flag << std::string(flag.size() < 28 ? 28 - flag.size() : 1, ' ') << s.env << "  ["
+              << s.default_value << "]\n      " << s.help << "\n";
+  }
+}
+
+// "--name value" and "--name=value" → map; throws std::invalid_argument.
+std::map<std::string, std::string> parse_flags(const std::vector<std::string>& args) {
+  std::map<std::string, std::string> flags;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg.rfind("--", 0) != 0) throw std::invalid_argument("unexpected argument '" + arg + "'");
+    auto equals = arg.find('=');
+    if (equals != std::string::npos) {
+      flags[arg.substr(2, equals - 2)] = arg.substr(equals + 1);
+    } else if (i + 1 < args.size()) {
+      flags[arg.substr(2)] = args[++i];
+    } else {
+      throw std::invalid_argument("setting --" + arg.substr(2) + " needs a value");
+    }
+  }
+  return flags;
+}
+
+int serve(const std::vector<std::string>& args) {
+  Config config = load_config(parse_flags(args), settings_environment());
+  init_vips("imageflex");
+  auto storage = open_storage(config);
+  Handler handler(config, *storage);
+  Server server(config, handler);
+  log_line("{\"level\":\"info\",\"msg\":\"listening on http://" + config.listen.substr(0, config.listen.rfind(':')) +
+           ":" + std::to_string(server.port()) + "\",\"storage\":\"" + json_escape(storage->describe()) +
+           "\",\"workers\":" + std::to_string(config.workers) + "}");
+  server.run();
+  return 0;
+}
+
+int convert(const std::vector<std::string>& args) {
+  if (args.size() < 2) throw std::invalid_argument("convert needs IN and OUT");
+  Config config = load_config({}, settings_environment());
+  init_vips("imageflex");
+  std::string query;
+  for (std::size_t i = 2; i < args.size(); ++i) query += (query.empty() ? "" : "&") + args[i];
+  ImageRequest request = parse_request("/input?" + query, config.limits.max_output_dimension);
+
+  std::ifstream in(args[0], std::ios::binary);
+  if (!in) throw std::invalid_argument("cannot read " + args[0]);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const std::string bytes = buffer.str();
+
+  SourceInfo source = probe(bytes, config.limits);
+  std::optional<Format> output = request.format;
+  if (!output) {
+    auto dot = args[1].rfind('.');
+    if (dot != std::string::npos) output = parse_output_format(args[1].substr(dot + 1));
+  }
+  if (!output) output = choose_format({}, {source.format, source.alpha, source.animated()});
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(config.limits.deadline_ms);
+  Encoded encoded = transform(bytes, source, {request.geometry, *output, request.quality}, config.limits,
+                              config.quality, deadline);
+  std::ofstream out(args[1], std::ios::binary);
+  out.write(encoded.bytes.data(), static_cast<std::streamsize>(encoded.bytes.size()));
+  if (!out) throw std::invalid_argument("cannot write " + args[1]);
+  std::cout << args[1] << ": " << format_name(encoded.format) << " " << encoded.size.width << "x"
+            << encoded.size.height << (encoded.frames > 1 ? " " + std::to_string(encoded.frames) + " frames" : "")
+            << ", " << encoded.bytes.size() << " bytes\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  const std::string command = args.empty() ? "--help" : args.front();
+  std::vector<std::string> rest(args.begin() + (args.empty() ? 0 : 1), args.end());
+  try {
+    if (command == "--help" || command == "-h" || command == "help") {
+      print_help();
+      return 0;
+    }
+    if (command == "--version") {
+      std::cout << "imageflex " << kVersion << "\n";
+      return 0;
+    }
+    if (command == "serve") return serve(rest);
+    if (command == "convert") return convert(rest);
+    std::cerr << "imageflex: unknown command '" << command << "' (try --help)\n";
+    return 2;
+  } catch (const Error& error) {
+    std::cerr << "imageflex: " << error.what() << "\n";
+    return 1;
+  } catch (const std::exception& error) {
+    std::cerr << "imageflex: " << error.what() << "\n";
+    return 2;
+  }
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Image Flex needs, only those missing.
+#   scripts/install_deps.sh build   compiler, CMake, libvips, Boost, libcurl, OpenSSL, GoogleTest
+#   scripts/install_deps.sh test    build + what the integration tests start (Swift S3, nginx)
+set -euo pipefail
+what=${1:-build}
+packages=(g++ cmake ninja-build pkg-config make libvips-dev libboost1.74-dev libcurl4-openssl-dev libssl-dev
+          libgtest-dev googletest)
+if [ "$what" = test ]; then
+  packages+=(swift swift-proxy swift-account swift-container swift-object memcached nginx-light curl)
+fi
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "missing packages: ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]})" >&2
+  exit 1
+fi
+echo "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
+# nginx-light's package starts a system nginx on port 80; the tests start their own.
+if printf '%s\n' "${missing[@]}" | grep -q '^nginx'; then
+  (systemctl disable --now nginx || service nginx stop || true) >/dev/null 2>&1
+fi

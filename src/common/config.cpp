@@ -1,0 +1,181 @@
+#include "common/config.h"
+
+#include <charconv>
+#include <cstdlib>
+#include <functional>
+#include <stdexcept>
+#include <thread>
+
+namespace imageflex {
+namespace {
+
+struct Setting {
+  SettingInfo info;
+  std::function<void(Config&, const std::string&)> apply;
+};
+
+long long parse_integer(const std::string& name, const std::string& value, long long min,
+                        long long max) {
+  long long result = 0;
+  const char* end = value.data() + value.size();
+  auto [ptr, ec] = std::from_chars(value.data(), end, result);
+  if (value.empty() || ec != std::errc() || ptr != end || result < min || result > max) {
+    throw std::invalid_argument("invalid " + name + " '" + value + "': expected a whole number from " +
+                                std::to_string(min) + " to " + std::to_string(max));
+  }
+  return result;
+}
+
+bool parse_bool(const std::string& name, const std::string& value) {
+  if (value == "1" || value == "true" || value == "yes" || value == "on") return true;
+  if (value == "0" || value == "false" || value == "no" || value == "off") return false;
+  throw std::invalid_argument("invalid " + name + " '" + value + "': expected true or false");
+}
+
+void check_listen(const std::string& value) {
+  auto colon = value.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    throw std::invalid_argument("invalid listen '" + value + "': expected HOST:PORT");
+  }
+  parse_integer("listen port", value.substr(colon + 1), 0, 65535);
+}
+
+template <typename T>
+std::function<void(Config&, const std::string&)> integer(T Config::*field, const char* name,
+                                                          long long min, long long max) {
+  return [=](Config& c, const std::string& v) { c.*field = static_cast<T>(parse_integer(name, v, min, max)); };
+}
+
+template <typename T>
+std::function<void(Config&, const std::string&)> limit(T Limits::*field, const char* name,
+                                                        long long min, long long max) {
+  return [=](Config& c, const std::string& v) {
+    c.limits.*field = static_cast<T>(parse_integer(name, v, min, max));
+  };
+}
+
+std::function<void(Config&, const std::string&)> quality(int Quality::*field, const char* name,
+                                                         long long min, long long max) {
+  return [=](Config& c, const std::string& v) {
+    c.quality.*field = static_cast<int>(parse_integer(name, v, min, max));
+  };
+}
+
+const std::vector<Setting>& table() {
+  static const Config d;
+  static const std::vector<Setting> settings = {
+      {{"root", "IF_ROOT", d.root, "folder of originals (filesystem storage)"},
+       [](Config& c, const std::string& v) {
+         if (v.empty()) throw std::invalid_argument("invalid root: empty");
+         c.root = v;
+       }},
+      {{"storage", "IF_STORAGE", "(the root folder)", "s3://BUCKET[/PREFIX] to use S3 instead"},
+       [](Config& c, const std::string& v) {
+         if (!v.empty() && v.rfind("s3://", 0) != 0 && v.rfind("file:", 0) != 0) {
+           throw std::invalid_argument("invalid storage '" + v + "': expected s3://BUCKET[/PREFIX]");
+         }
+         c.storage = v;
+       }},
+      {{"listen", "IF_LISTEN", d.listen, "address to serve on, HOST:PORT (port 0 = any free port)"},
+       [](Config& c, const std::string& v) {
+         check_listen(v);
+         c.listen = v;
+       }},
+      {{"workers", "IF_WORKERS", "0 (= cores)", "transform threads"},
+       integer(&Config::workers, "workers", 0, 256)},
+      {{"queue", "IF_QUEUE", std::to_string(d.queue), "transforms allowed to wait; beyond: 503"},
+       integer(&Config::queue, "queue", 0, 100000)},
+      {{"io-threads", "IF_IO_THREADS", std::to_string(d.io_threads), "HTTP I/O threads"},
+       integer(&Config::io_threads, "io-threads", 1, 64)},
+      {{"handler-threads", "IF_HANDLER_THREADS", std::to_string(d.handler_threads),
+        "threads that read storage and wait on transforms"},
+       integer(&Config::handler_threads, "handler-threads", 1, 1024)},
+      {{"memory-cache-mb", "IF_MEMORY_CACHE_MB", std::to_string(d.memory_cache_bytes >> 20),
+        "in-memory cache of encoded variants, MiB (0 = off)"},
+       [](Config& c, const std::string& v) {
+         c.memory_cache_bytes = static_cast<std::uint64_t>(parse_integer("memory-cache-mb", v, 0, 1 << 20)) << 20;
+       }},
+      {{"cache-control-original", "IF_CACHE_CONTROL_ORIGINAL", d.cache_control_original,
+        "Cache-Control for originals"},
+       [](Config& c, const std::string& v) { c.cache_control_original = v; }},
+      {{"cache-control-variant", "IF_CACHE_CONTROL_VARIANT", d.cache_control_variant,
+        "Cache-Control for variants"},
+       [](Config& c, const std::string& v) { c.cache_control_variant = v; }},
+      {{"access-log", "IF_ACCESS_LOG", "true", "one JSON line per request on stdout"},
+       [](Config& c, const std::string& v) { c.access_log = parse_bool("access-log", v); }},
+      {{"max-source-mb", "IF_MAX_SOURCE_MB", std::to_string(d.limits.max_source_bytes >> 20),
+        "largest original accepted, MiB"},
+       [](Config& c, const std::string& v) {
+         c.limits.max_source_bytes = static_cast<std::uint64_t>(parse_integer("max-source-mb", v, 1, 4096)) << 20;
+       }},
+      {{"max-source-pixels", "IF_MAX_SOURCE_PIXELS", std::to_string(d.limits.max_source_pixels),
+        "largest original accepted, pixels over all frames (checked from the header)"},
+       limit(&Limits::max_source_pixels, "max-source-pixels", 1, 10'000'000'000LL)},
+      {{"max-output-dimension", "IF_MAX_OUTPUT_DIMENSION", std::to_string(d.limits.max_output_dimension),
+        "largest w, h or result side, pixels"},
+       limit(&Limits::max_output_dimension, "max-output-dimension", 1, 65535)},
+      {{"max-frames", "IF_MAX_FRAMES", std::to_string(d.limits.max_frames),
+        "animation frames kept; longer animations are refused (413)"},
+       limit(&Limits::max_frames, "max-frames", 1, 10000)},
+      {{"deadline-ms", "IF_DEADLINE_MS", std::to_string(d.limits.deadline_ms),
+        "per-request deadline; beyond: 504"},
+       limit(&Limits::deadline_ms, "deadline-ms", 10, 600000)},
+      {{"quality-jpeg", "IF_QUALITY_JPEG", std::to_string(d.quality.jpeg), "default JPEG quality"},
+       quality(&Quality::jpeg, "quality-jpeg", 1, 100)},
+      {{"quality-webp", "IF_QUALITY_WEBP", std::to_string(d.quality.webp), "default WebP quality"},
+       quality(&Quality::webp, "quality-webp", 1, 100)},
+      {{"quality-avif", "IF_QUALITY_AVIF", std::to_string(d.quality.avif), "default AVIF quality"},
+       quality(&Quality::avif, "quality-avif", 1, 100)},
+      {{"avif-effort", "IF_AVIF_EFFORT", std::to_string(d.quality.avif_effort),
+        "AVIF encoder effort 0 (fastest) to 9 (smallest)"},
+       quality(&Quality::avif_effort, "avif-effort", 0, 9)},
+      {{"png-compression", "IF_PNG_COMPRESSION", std::to_string(d.quality.png_compression),
+        "PNG zlib level 0-9"},
+       quality(&Quality::png_compression, "png-compression", 0, 9)},
+  };
+  return settings;
+}
+
+}  // namespace
+
+const std::vector<SettingInfo>& settings() {
+  static const std::vector<SettingInfo> infos = [] {
+    std::vector<SettingInfo> result;
+    for (const auto& s : table()) result.push_back(s.info);
+    return result;
+  }();
+  return infos;
+}
+
+Config load_config(const std::map<std::string, std::string>& flags,
+                   const std::map<std::string, std::string>& environment) {
+  for (const auto& [name, value] : flags) {
+    bool known = false;
+    for (const auto& s : table()) known = known || s.info.flag == name;
+    if (!known) throw std::invalid_argument("unknown setting --" + name);
+  }
+  Config config;
+  for (const auto& s : table()) {
+    auto flag = flags.find(s.info.flag);
+    auto env = environment.find(s.info.env);
+    if (flag != flags.end()) {
+      s.apply(config, flag->second);
+    } else if (env != environment.end()) {
+      s.apply(config, env->second);
+    }
+  }
+  if (config.workers == 0) {
+    config.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
+  return config;
+}
+
+std::map<std::string, std::string> settings_environment() {
+  std::map<std::string, std::string> result;
+  for (const auto& s : table()) {
+    if (const char* value = std::getenv(s.info.env.c_str())) result[s.info.env] = value;
+  }
+  return result;
+}
+
+}  // namespace imageflex

@@ -1,0 +1,36 @@
+// One error type for the whole service: a kind (which maps to one HTTP status in
+// http/responses) and a short public reason that is safe to show a client.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace imageflex {
+
+enum class ErrorKind {
+  kBadRequest,        // 400: a parameter or path the client got wrong
+  kNotFound,          // 404: no such original
+  kMethodNotAllowed,  // 405
+  kTooLarge,          // 413: source over the byte, pixel or frame limit
+  kUriTooLong,        // 414
+  kUnsupportedMedia,  // 415: source format not allowed (or not an image)
+  kUnprocessable,     // 422: corrupt or truncated image
+  kOverloaded,        // 503 + Retry-After: transform queue full
+  kStoreUnavailable,  // 503 + Retry-After: the storage backend failed or is unreachable
+  kTimeout,           // 504: past the per-request deadline
+  kInternal,          // 500: a bug; the reason is logged, never shown
+};
+
+class Error : public std::runtime_error {
+ public:
+  Error(ErrorKind kind, const std::string& reason) : std::runtime_error(reason), kind_(kind) {}
+  ErrorKind kind() const { return kind_; }
+
+ private:
+  ErrorKind kind_;
+};
+
+// The HTTP status for a kind; the single place this mapping lives.
+int http_status(ErrorKind kind);
+
+}  // namespace imageflex

@@ -1,0 +1,197 @@
+#include "image/pipeline.h"
+
+#include <vips/vips8>
+
+#include <functional>
+#include <vector>
+
+#include "common/error.h"
+
+namespace imageflex {
+namespace {
+
+using vips::VError;
+using vips::VImage;
+using vips::VOption;
+
+int get_int_or(const VImage& image, const char* field, int fallback) {
+  return image.get_typeof(field) != 0 ? image.get_int(field) : fallback;
+}
+
+// The encoder and its options for one output format.
+std::pair<const char*, VOption*> encoder_for(Format format, int quality, const Quality& defaults) {
+  auto* options = VImage::option()->set("strip", true);  // variants carry no metadata
+  switch (format) {
+    case Format::kJpeg:
+      return {".jpg", options->set("Q", quality > 0 ? quality : defaults.jpeg)->set("optimize_coding", true)};
+    case Format::kWebp:
+      return {".webp", options->set("Q", quality > 0 ? quality : defaults.webp)};
+    case Format::kAvif:
+      return {".avif", options->set("Q", quality > 0 ? quality : defaults.avif)
+                           ->set("compression", VIPS_FOREIGN_HEIF_COMPRESSION_AV1)
+                           ->set("effort", defaults.avif_effort)};
+    case Format::kPng:
+      return {".png", options->set("compression", defaults.png_compression)};
+    case Format::kGif:
+      return {".gif", options};
+    default:
+      throw Error(ErrorKind::kBadRequest, "cannot encode " + std::string(format_name(format)));
+  }
+}
+
+// Runs `step` on each frame of an animation (or on the still image) and reassembles.
+VImage each_frame(const VImage& image, int frames, int page_height,
+                  const std::function<VImage(const VImage&)>& step) {
+  if (frames <= 1) return step(image);
+  std::vector<VImage> done;
+  done.reserve(frames);
+  for (int i = 0; i < frames; ++i) done.push_back(step(image.extract_area(0, i * page_height, image.width(), page_height)));
+  VImage joined = VImage::arrayjoin(done, VImage::option()->set("across", 1)).copy();
+  joined.set("page-height", done.front().height());
+  return joined;
+}
+
+std::vector<double> white_background(int bands, bool transparent) {
+  std::vector<double> background(bands, 255.0);
+  if (transparent) background.back() = 0.0;
+  return background;
+}
+
+// Stops a computation once the deadline passes: libvips emits "eval" as it renders,
+// and a killed image makes the running save fail promptly.
+struct Watchdog {
+  Deadline deadline;
+  bool fired = false;
+  static void on_eval(VipsImage* image, VipsProgress* /*progress*/, Watchdog* self) {
+    if (std::chrono::steady_clock::now() > self->deadline) {
+      self->fired = true;
+      vips_image_set_kill(image, TRUE);
+    }
+  }
+};
+
+}  // namespace
+
+SourceInfo probe(std::string_view bytes, const Limits& limits) {
+  if (bytes.size() > limits.max_source_bytes) {
+    throw Error(ErrorKind::kTooLarge, "image is larger than " + std::to_string(limits.max_source_bytes >> 20) + " MiB");
+  }
+  auto format = sniff_format(bytes);
+  if (!format) throw Error(ErrorKind::kUnsupportedMedia, "not an image in a supported format");
+  SourceInfo info;
+  info.format = *format;
+  try {
+    // Header only: libvips decodes no pixels until something asks for them.
+    VImage header = VImage::new_from_buffer(bytes.data(), bytes.size(), "",
+                                            VImage::option()->set("access", VIPS_ACCESS_SEQUENTIAL));
+    int orientation = get_int_or(header, "orientation", 1);
+    info.size = {header.width(), get_int_or(header, "page-height", header.height())};
+    if (orientation >= 5 && orientation <= 8) std::swap(info.size.width, info.size.height);
+    info.alpha = header.has_alpha();
+    if (*format == Format::kGif || *format == Format::kWebp) info.frames = get_int_or(header, "n-pages", 1);
+  } catch (const VError&) {
+    throw Error(ErrorKind::kUnprocessable, "corrupt or unreadable " + std::string(format_name(*format)) + " image");
+  }
+  if (info.frames > limits.max_frames) {
+    throw Error(ErrorKind::kTooLarge, "animation has " + std::to_string(info.frames) + " frames, limit " +
+                                          std::to_string(limits.max_frames));
+  }
+  auto pixels = static_cast<std::uint64_t>(info.size.width) * info.size.height * info.frames;
+  if (pixels > limits.max_source_pixels) {
+    throw Error(ErrorKind::kTooLarge, "image has " + std::to_string(pixels) + " pixels, limit " +
+                                          std::to_string(limits.max_source_pixels));
+  }
+  return info;
+}
+
+Encoded transform(std::string_view bytes, const SourceInfo& source, const TransformSpec& spec,
+                  const Limits& limits, const Quality& quality, Deadline deadline) {
+  const Plan plan = plan_geometry(source.size, spec.geometry);
+  if (plan.canvas.width > limits.max_output_dimension || plan.canvas.height > limits.max_output_dimension) {
+    throw Error(ErrorKind::kBadRequest, "result would be larger than " +
+                                            std::to_string(limits.max_output_dimension) + " pixels on a side");
+  }
+  const int frames = supports_animation(spec.output) ? source.frames : 1;
+  Watchdog watchdog{deadline};
+  try {
+    // 1. Decode with shrink-on-load, apply EXIF orientation, and convert to sRGB from
+    //    the embedded profile (CMYK falls back to a CMYK profile): libvips' thumbnail.
+    auto* load = VImage::option()
+                     ->set("height", plan.resize.height)
+                     ->set("size", VIPS_SIZE_FORCE)
+                     ->set("export_profile", "srgb")
+                     ->set("fail_on", VIPS_FAIL_ON_TRUNCATED);
+    if (frames > 1) load->set("option_string", ("n=" + std::to_string(frames)).c_str());
+    // The blob borrows the bytes (no copy); they outlive the image.
+    VipsBlob* blob = vips_blob_new(nullptr, bytes.data(), bytes.size());
+    VImage image;
+    try {
+      image = VImage::thumbnail_buffer(blob, plan.resize.width, load);
+    } catch (...) {
+      vips_area_unref(VIPS_AREA(blob));
+      throw;
+    }
+    vips_area_unref(VIPS_AREA(blob));
+
+    // 2. Untagged images still need sRGB, 8 bits per channel (16-bit PNG/TIFF, CMYK, LAB).
+    const auto interpretation = image.interpretation();
+    if (interpretation == VIPS_INTERPRETATION_GREY16 || interpretation == VIPS_INTERPRETATION_B_W) {
+      if (image.format() != VIPS_FORMAT_UCHAR) image = image.colourspace(VIPS_INTERPRETATION_B_W);
+    } else if (interpretation != VIPS_INTERPRETATION_sRGB || image.format() != VIPS_FORMAT_UCHAR) {
+      image = image.colourspace(VIPS_INTERPRETATION_sRGB);
+    }
+    if (image.format() != VIPS_FORMAT_UCHAR) image = image.cast(VIPS_FORMAT_UCHAR);
+
+    const int page_height = frames > 1 ? image.height() / frames : image.height();
+
+    // 3. Cover: cut the overflow, centred.
+    if (plan.crop != plan.resize) {
+      image = each_frame(image, frames, page_height, [&](const VImage& frame) {
+        return frame.extract_area((frame.width() - plan.crop.width) / 2, (frame.height() - plan.crop.height) / 2,
+                                  plan.crop.width, plan.crop.height);
+      });
+    }
+
+    // 4. Contain: letterbox onto the canvas, transparent where the picture has alpha.
+    if (plan.canvas != plan.crop) {
+      image = each_frame(image, frames, frames > 1 ? plan.crop.height : image.height(), [&](const VImage& frame) {
+        return frame.embed((plan.canvas.width - frame.width()) / 2, (plan.canvas.height - frame.height()) / 2,
+                           plan.canvas.width, plan.canvas.height,
+                           VImage::option()
+                               ->set("extend", VIPS_EXTEND_BACKGROUND)
+                               ->set("background", white_background(frame.bands(), frame.has_alpha())));
+      });
+    }
+
+    // 5. Formats without alpha get the picture flattened onto white, not onto black.
+    if (image.has_alpha() && !supports_alpha(spec.output)) {
+      image = image.flatten(VImage::option()->set("background", white_background(image.bands() - 1, false)));
+    }
+
+    // 6. Encode, metadata stripped, under the deadline's watchdog.
+    vips_image_set_progress(image.get_image(), TRUE);
+    auto handler = g_signal_connect(image.get_image(), "eval", G_CALLBACK(Watchdog::on_eval), &watchdog);
+    auto [suffix, options] = encoder_for(spec.output, spec.quality, quality);
+    void* buffer = nullptr;
+    std::size_t length = 0;
+    try {
+      image.write_to_buffer(suffix, &buffer, &length, options);
+    } catch (...) {
+      g_signal_handler_disconnect(image.get_image(), handler);
+      throw;
+    }
+    g_signal_handler_disconnect(image.get_image(), handler);
+    Encoded encoded;
+    encoded.bytes.assign(static_cast<const char*>(buffer), length);
+    g_free(buffer);
+    encoded.format = spec.output;
+    encoded.frames = frames;
+    encoded.size = {image.width(), frames > 1 ? image.height() / frames : image.height()};
+    return encoded;
+  } catch (const VError& error) {
+    if (watchdog.fired) throw Error(ErrorKind::kTimeout, "image took longer than the deadline");
+    throw Error(ErrorKind::kUnprocessable, "corrupt or truncated " + std::string(format_name(source.format)) + " image");
+  }
+}
+
+}  // namespace imageflex

@@ -1,0 +1,32 @@
+#include "image/vips_runtime.h"
+
+#include <vips/vips8>
+
+#include <mutex>
+#include <stdexcept>
+
+namespace imageflex {
+
+void init_vips(const char* argv0) {
+  static std::once_flag once;
+  std::call_once(once, [argv0] {
+    if (VIPS_INIT(argv0 ? argv0 : "imageflex") != 0) {
+      throw std::runtime_error("libvips failed to start: " + std::string(vips_error_buffer()));
+    }
+    vips_cache_set_max(0);
+    vips_concurrency_set(1);
+    vips_block_untrusted_set(TRUE);
+    vips_operation_block_set("VipsForeignLoad", TRUE);
+    for (const char* allowed : {"VipsForeignLoadJpeg", "VipsForeignLoadPng", "VipsForeignLoadWebp",
+                                "VipsForeignLoadNsgif", "VipsForeignLoadHeif", "VipsForeignLoadTiff"}) {
+      vips_operation_block_set(allowed, FALSE);
+    }
+  });
+}
+
+void end_vips_job() {
+  vips_error_clear();
+  vips_thread_shutdown();
+}
+
+}  // namespace imageflex

@@ -1,0 +1,18 @@
+// libvips process set-up and per-job hygiene for a long-running server.
+#pragma once
+
+#include <chrono>
+
+namespace imageflex {
+
+// Starts libvips once per process: operation cache off (a server sees each image
+// once), one libvips thread per job (the worker pool provides the parallelism), and
+// every loader blocked except the formats we serve (no SVG, PDF, ImageMagick, ...).
+void init_vips(const char* argv0);
+
+// Frees libvips' per-thread state and error buffer after each job on a worker thread.
+void end_vips_job();
+
+using Deadline = std::chrono::steady_clock::time_point;
+
+}  // namespace imageflex

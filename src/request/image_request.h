@@ -1,0 +1,43 @@
+// The URL API: a request target ("/photo.jpg?w=400&f=webp") parsed once into a
+// plain struct, or an Error with a one-line reason. Nothing downstream re-reads the URL.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "image/format.h"
+#include "image/geometry.h"
+
+namespace imageflex {
+
+inline constexpr std::size_t kMaxPathBytes = 1024;
+inline constexpr std::size_t kMaxQueryBytes = 2048;
+
+// Every path under this first segment belongs to the service (variants, health, stats)
+// and is never an original.
+inline constexpr std::string_view kReservedSegment = "_imageflex";
+
+struct ImageRequest {
+  std::string key;  // the original's key: decoded, validated, no leading '/'
+  GeometryRequest geometry;
+  std::optional<Format> format;  // explicit f=; nullopt = negotiate from Accept
+  int quality = 0;               // explicit q=; 0 = the configured default for the format
+
+  // True when the request asks for a variant rather than the original's bytes.
+  bool wants_variant() const {
+    return geometry.width > 0 || geometry.height > 0 || format.has_value() || quality > 0;
+  }
+};
+
+// Parses a request target. `max_dimension` bounds w and h.
+// Throws Error: kUriTooLong, kBadRequest (with the parameter named), kNotFound (reserved path).
+ImageRequest parse_request(std::string_view target, int max_dimension);
+
+// Validates and normalises an object key (already percent-decoded). Throws kBadRequest.
+std::string validate_key(std::string_view decoded_path);
+
+// Percent-decodes; `plus_is_space` for query components. nullopt on a malformed escape.
+std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space);
+
+}  // namespace imageflex

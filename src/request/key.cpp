@@ -1,0 +1,60 @@
+#include "request/key.h"
+
+#include "common/hash.h"
+
+namespace imageflex {
+namespace {
+
+std::string_view fit_name(Fit fit) {
+  switch (fit) {
+    case Fit::kCover: return "cover";
+    case Fit::kContain: return "contain";
+    case Fit::kInside: return "inside";
+    case Fit::kFill: return "fill";
+  }
+  return "cover";
+}
+
+int default_quality(Format format, const Quality& defaults) {
+  switch (format) {
+    case Format::kJpeg: return defaults.jpeg;
+    case Format::kWebp: return defaults.webp;
+    case Format::kAvif: return defaults.avif;
+    default: return 0;  // lossless formats have no quality
+  }
+}
+
+}  // namespace
+
+std::string canonical_parameters(const ImageRequest& request, const AcceptedFormats& accepted,
+                                 const Quality& defaults) {
+  const auto& g = request.geometry;
+  std::string out = "w=" + std::to_string(g.width) + ",h=" + std::to_string(g.height) +
+                    ",fit=" + std::string(fit_name(g.fit)) + ",enlarge=" + (g.enlarge ? "1" : "0");
+  if (request.format) {
+    out += ",f=" + std::string(format_name(*request.format));
+    int q = request.quality > 0 ? request.quality : default_quality(*request.format, defaults);
+    out += ",q=" + std::to_string(q);
+  } else {
+    out += std::string(",f=auto") + (accepted.avif ? "-avif" : "") + (accepted.webp ? "-webp" : "");
+    // The format is chosen later, so name every default it might use.
+    out += request.quality > 0 ? ",q=" + std::to_string(request.quality)
+                               : ",q=auto-" + std::to_string(defaults.jpeg) + "-" +
+                                     std::to_string(defaults.webp) + "-" + std::to_string(defaults.avif);
+  }
+  out += ",effort=" + std::to_string(defaults.avif_effort) + ",z=" + std::to_string(defaults.png_compression);
+  return out;
+}
+
+std::string variant_key(const ImageRequest& request, const std::string& original_etag,
+                        const AcceptedFormats& accepted, const Quality& defaults) {
+  // A digest keeps the version segment short and free of characters a store may reject.
+  return std::string(kReservedSegment) + "/" + std::string(kPipelineVersion) + "/" + request.key + "/" +
+         sha256_hex(original_etag).substr(0, 16) + "/" + canonical_parameters(request, accepted, defaults);
+}
+
+std::string variant_etag(const std::string& variant_key) {
+  return "\"" + sha256_hex(variant_key).substr(0, 32) + "\"";
+}
+
+}  // namespace imageflex

@@ -1,0 +1,33 @@
+// Canonical, collision-free names for variants in the store.
+//
+//   _imageflex/v1/<original key>/<original version>/<canonical parameters>
+//
+// The original's key keeps photo.png and photo.jpg apart; its version (a digest of
+// its ETag) makes a changed original miss instead of serving the old variant; the
+// parameters are written in one fixed order with defaults resolved, so w=0300 and
+// w=300, jpg and jpeg, or a reordered query all name one variant.
+#pragma once
+
+#include <string>
+
+#include "common/config.h"
+#include "negotiate/accept.h"
+#include "request/image_request.h"
+
+namespace imageflex {
+
+// Bump when the pipeline's output changes, so old variants are not served.
+inline constexpr std::string_view kPipelineVersion = "v1";
+
+// The parameters part. Without f=, the negotiation input (which modern formats the
+// client accepts) is part of the name, since the output format follows from it.
+std::string canonical_parameters(const ImageRequest& request, const AcceptedFormats& accepted,
+                                 const Quality& defaults);
+
+std::string variant_key(const ImageRequest& request, const std::string& original_etag,
+                        const AcceptedFormats& accepted, const Quality& defaults);
+
+// A strong HTTP ETag (with quotes) for a variant, derived from its key.
+std::string variant_etag(const std::string& variant_key);
+
+}  // namespace imageflex

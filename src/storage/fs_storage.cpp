@@ -1,0 +1,197 @@
+#include "storage/fs_storage.h"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <random>
+#include <stdexcept>
+
+#include "common/error.h"
+#include "image/format.h"
+
+namespace imageflex {
+namespace {
+
+constexpr const char* kXattrPrefix = "user.imageflex.";
+
+[[noreturn]] void store_failure(const std::string& what) {
+  throw Error(ErrorKind::kStoreUnavailable, "storage error: " + what + " (" + std::strerror(errno) + ")");
+}
+
+// A version id that changes whenever the file is replaced (inode) or rewritten (size, mtime).
+std::string file_etag(const struct stat& st) {
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%lx-%lx-%llx%09lx", static_cast<unsigned long>(st.st_ino),
+                static_cast<unsigned long>(st.st_size), static_cast<unsigned long long>(st.st_mtim.tv_sec),
+                static_cast<unsigned long>(st.st_mtim.tv_nsec));
+  return buf;
+}
+
+std::string read_xattr(int fd, const std::string& name) {
+  char value[1024];
+  ssize_t n = fgetxattr(fd, name.c_str(), value, sizeof value);
+  return n > 0 ? std::string(value, static_cast<std::size_t>(n)) : std::string();
+}
+
+ObjectInfo info_of(int fd, const struct stat& st) {
+  ObjectInfo info;
+  info.etag = file_etag(st);
+  info.size = static_cast<std::uint64_t>(st.st_size);
+  info.last_modified = st.st_mtim.tv_sec;
+  info.content_type = read_xattr(fd, std::string(kXattrPrefix) + "content-type");
+  char names[4096];
+  ssize_t n = flistxattr(fd, names, sizeof names);
+  const std::string meta = std::string(kXattrPrefix) + "meta.";
+  for (ssize_t at = 0; at < n;) {
+    std::string name(names + at);
+    at += static_cast<ssize_t>(name.size()) + 1;
+    if (name.rfind(meta, 0) == 0) info.metadata[name.substr(meta.size())] = read_xattr(fd, name);
+  }
+  return info;
+}
+
+struct Fd {
+  int fd = -1;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+}  // namespace
+
+FsStorage::FsStorage(const std::string& root) : root_(root) {
+  root_fd_ = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd_ < 0) throw std::invalid_argument("invalid root '" + root + "': " + std::strerror(errno));
+}
+
+FsStorage::~FsStorage() { ::close(root_fd_); }
+
+int FsStorage::open_beneath(const std::string& key, int flags) const {
+  struct open_how how {};
+  how.flags = static_cast<std::uint64_t>(flags | O_CLOEXEC);
+  how.mode = (flags & O_CREAT) ? 0644 : 0;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+  return static_cast<int>(::syscall(SYS_openat2, root_fd_, key.c_str(), &how, sizeof how));
+}
+
+std::optional<ObjectInfo> FsStorage::stat(const std::string& key) {
+  Fd file{open_beneath(key, O_RDONLY | O_NONBLOCK)};
+  if (file.fd < 0) {
+    if (errno == ENOENT || errno == ENOTDIR || errno == EXDEV || errno == ELOOP || errno == ENAMETOOLONG) {
+      return std::nullopt;  // missing, or a path that escapes the root: both are "not here"
+    }
+    store_failure("cannot open object");
+  }
+  struct stat st {};
+  if (::fstat(file.fd, &st) != 0) store_failure("cannot stat object");
+  if (!S_ISREG(st.st_mode)) return std::nullopt;
+  return info_of(file.fd, st);
+}
+
+GetResult FsStorage::get(const std::string& key, const GetOptions& options) {
+  GetResult result;
+  Fd file{open_beneath(key, O_RDONLY | O_NONBLOCK)};
+  if (file.fd < 0) {
+    if (errno == ENOENT || errno == ENOTDIR || errno == EXDEV || errno == ELOOP || errno == ENAMETOOLONG) {
+      return result;
+    }
+    store_failure("cannot open object");
+  }
+  struct stat st {};
+  if (::fstat(file.fd, &st) != 0) store_failure("cannot stat object");
+  if (!S_ISREG(st.st_mode)) return result;
+  result.object.info = info_of(file.fd, st);
+  const auto& etag = result.object.info.etag;
+  if (!options.if_match.empty() && options.if_match != etag) {
+    result.status = GetStatus::kPreconditionFailed;
+    return result;
+  }
+  if (!options.if_none_match.empty() && options.if_none_match == etag) {
+    result.status = GetStatus::kNotModified;
+    return result;
+  }
+  if (result.object.info.size > options.max_bytes) {
+    result.status = GetStatus::kTooLarge;
+    return result;
+  }
+  // The open descriptor pins this version: a concurrent replace (rename) cannot mix bytes.
+  std::string& bytes = result.object.bytes;
+  bytes.resize(result.object.info.size);
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::pread(file.fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) store_failure("cannot read object");
+    if (n == 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  bytes.resize(done);
+  if (result.object.info.content_type.empty()) {
+    if (auto format = sniff_format(bytes)) result.object.info.content_type = std::string(mime_type(*format));
+  }
+  result.status = GetStatus::kOk;
+  return result;
+}
+
+void FsStorage::put(const std::string& key, std::string_view bytes, const PutOptions& options) {
+  // Make the parent folders one at a time, each inside a folder opened beneath the root.
+  for (auto slash = key.find('/'); slash != std::string::npos; slash = key.find('/', slash + 1)) {
+    auto previous = key.rfind('/', slash - 1);
+    bool top = previous == std::string::npos || slash == 0;
+    Fd parent{open_beneath(top ? "." : key.substr(0, previous), O_RDONLY | O_DIRECTORY)};
+    std::string name = key.substr(top ? 0 : previous + 1, top ? slash : slash - previous - 1);
+    if (parent.fd < 0) store_failure("cannot open folder");
+    if (::mkdirat(parent.fd, name.c_str(), 0755) != 0 && errno != EEXIST) store_failure("cannot create folder");
+  }
+  auto slash = key.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : key.substr(0, slash);
+  Fd dir_fd{open_beneath(dir, O_RDONLY | O_DIRECTORY)};
+  if (dir_fd.fd < 0) store_failure("cannot open folder");
+
+  static thread_local std::mt19937_64 random{std::random_device{}()};
+  char temp[64];
+  std::snprintf(temp, sizeof temp, ".tmp-%016llx", static_cast<unsigned long long>(random()));
+  Fd out{::openat(dir_fd.fd, temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)};
+  if (out.fd < 0) store_failure("cannot create file");
+  auto fail = [&](const char* what) {
+    int saved = errno;
+    ::unlinkat(dir_fd.fd, temp, 0);
+    errno = saved;
+    store_failure(what);
+  };
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::write(out.fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) fail("cannot write file");
+    done += static_cast<std::size_t>(n);
+  }
+  auto set_xattr = [&](const std::string& name, const std::string& value) {
+    // Best effort: a filesystem without user xattrs still stores the bytes.
+    if (!value.empty()) ::fsetxattr(out.fd, (kXattrPrefix + name).c_str(), value.data(), value.size(), 0);
+  };
+  set_xattr("content-type", options.content_type);
+  set_xattr("cache-control", options.cache_control);
+  for (const auto& [name, value] : options.metadata) set_xattr("meta." + name, value);
+  // Durable before visible: a crash leaves either the old file or the whole new one.
+  if (::fsync(out.fd) != 0) fail("cannot sync file");
+  std::string name = slash == std::string::npos ? key : key.substr(slash + 1);
+  if (::renameat(dir_fd.fd, temp, dir_fd.fd, name.c_str()) != 0) fail("cannot rename file");
+}
+
+void FsStorage::remove(const std::string& key) {
+  auto slash = key.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : key.substr(0, slash);
+  Fd dir_fd{open_beneath(dir, O_RDONLY | O_DIRECTORY)};
+  if (dir_fd.fd < 0) return;
+  std::string name = slash == std::string::npos ? key : key.substr(slash + 1);
+  if (::unlinkat(dir_fd.fd, name.c_str(), 0) != 0 && errno != ENOENT) store_failure("cannot remove object");
+}
+
+}  // namespace imageflex

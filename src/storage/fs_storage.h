@@ -1,0 +1,33 @@
+// Filesystem storage: a folder is the bucket. Every path is resolved beneath the
+// root (openat2 RESOLVE_BENEATH), so neither '..' nor a symlink can leave it.
+// Writes go to a temporary file that is renamed into place: atomic for readers.
+// Content type, Cache-Control and metadata live in user xattrs where supported.
+#pragma once
+
+#include <string>
+
+#include "storage/storage.h"
+
+namespace imageflex {
+
+class FsStorage : public Storage {
+ public:
+  explicit FsStorage(const std::string& root);  // throws std::invalid_argument
+  ~FsStorage() override;
+  FsStorage(const FsStorage&) = delete;
+  FsStorage& operator=(const FsStorage&) = delete;
+
+  std::optional<ObjectInfo> stat(const std::string& key) override;
+  GetResult get(const std::string& key, const GetOptions& options) override;
+  void put(const std::string& key, std::string_view bytes, const PutOptions& options) override;
+  void remove(const std::string& key) override;
+  std::string describe() const override { return "file:" + root_; }
+
+ private:
+  int open_beneath(const std::string& key, int flags) const;  // -1 with errno set
+
+  std::string root_;
+  int root_fd_ = -1;
+};
+
+}  // namespace imageflex

@@ -1,0 +1,16 @@
+#include "storage/open_storage.h"
+
+#include "storage/fs_storage.h"
+#include "storage/s3_storage.h"
+
+namespace imageflex {
+
+std::unique_ptr<Storage> open_storage(const Config& config) {
+  if (config.storage.rfind("s3://", 0) == 0) {
+    return std::make_unique<S3Storage>(s3_config_from_environment(config.storage));
+  }
+  std::string root = config.storage.rfind("file:", 0) == 0 ? config.storage.substr(5) : config.root;
+  return std::make_unique<FsStorage>(root);
+}
+
+}  // namespace imageflex

@@ -1,0 +1,59 @@
+// The storage contract shared by every backend (filesystem, S3). Keys are
+// '/'-separated relative paths, already validated by the caller (see
+// request/key.h): no leading '/', no '.' or '..' segments, no NUL.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace imageflex {
+
+struct ObjectInfo {
+  std::string etag;                             // opaque version id, without quotes
+  std::uint64_t size = 0;                       // bytes
+  std::int64_t last_modified = 0;               // unix seconds
+  std::string content_type;                     // as stored; may be empty
+  std::map<std::string, std::string> metadata;  // user metadata, lower-case names
+};
+
+struct Object {
+  ObjectInfo info;
+  std::string bytes;
+};
+
+struct GetOptions {
+  std::string if_match;               // non-empty: fail with kPreconditionFailed unless etag matches
+  std::string if_none_match;          // non-empty: kNotModified when etag matches
+  std::uint64_t max_bytes = UINT64_MAX;  // larger objects give kTooLarge without reading the body
+};
+
+enum class GetStatus { kOk, kNotFound, kNotModified, kPreconditionFailed, kTooLarge };
+
+struct GetResult {
+  GetStatus status = GetStatus::kNotFound;
+  Object object;  // bytes set for kOk; info set for kOk, kNotModified, kTooLarge
+};
+
+struct PutOptions {
+  std::string content_type;
+  std::string cache_control;
+  std::map<std::string, std::string> metadata;  // lower-case names, ASCII values
+};
+
+// Backends throw Error(ErrorKind::kStoreUnavailable, ...) when the store itself
+// fails (I/O error, unreachable, 5xx after retries); a missing key is not an error.
+class Storage {
+ public:
+  virtual ~Storage() = default;
+  virtual std::optional<ObjectInfo> stat(const std::string& key) = 0;
+  virtual GetResult get(const std::string& key, const GetOptions& options) = 0;
+  // Atomic: readers see the old object or the whole new one, never a part.
+  virtual void put(const std::string& key, std::string_view bytes, const PutOptions& options) = 0;
+  virtual void remove(const std::string& key) = 0;  // a missing key is not an error
+  virtual std::string describe() const = 0;         // for logs: "file:/srv/img", "s3://bucket/prefix"
+};
+
+}  // namespace imageflex

@@ -1,0 +1,25 @@
+// Generated fixture images with known content, so tests can check what they see.
+// Each is described where it is made (fixtures.cpp); tests/fixtures/README.md lists them.
+#pragma once
+
+#include <string>
+
+namespace imageflex::test {
+
+// Writes every fixture into `dir`.
+void write_fixtures(const std::string& dir);
+
+// A fresh empty folder under $TMPDIR (removed by remove_tree).
+std::string make_temp_dir();
+void remove_tree(const std::string& dir);
+
+std::string read_file(const std::string& path);
+void write_file(const std::string& path, const std::string& bytes);
+
+// Colours the fixtures are painted with (sRGB).
+inline constexpr double kRed[3] = {220, 20, 20};
+inline constexpr double kGreen[3] = {20, 200, 20};
+inline constexpr double kBlue[3] = {20, 20, 220};
+inline constexpr double kYellow[3] = {230, 220, 20};
+
+}  // namespace imageflex::test

@@ -1,0 +1,163 @@
+#include "server_process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <regex>
+#include <stdexcept>
+
+extern char** environ;
+
+namespace imageflex::test {
+namespace {
+
+std::vector<std::string> merged_environment(const std::map<std::string, std::string>& extra) {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; *e; ++e) {
+    std::string entry(*e);
+    auto eq = entry.find('=');
+    if (eq != std::string::npos) env[entry.substr(0, eq)] = entry.substr(eq + 1);
+  }
+  for (const auto& [k, v] : extra) env[k] = v;
+  std::vector<std::string> out;
+  for (const auto& [k, v] : env) out.push_back(k + "=" + v);
+  return out;
+}
+
+// fork + exec with stdout (and stderr) into a pipe; returns the pid.
+pid_t spawn(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env, int* out_fd) {
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  auto env_strings = merged_environment(env);
+  std::vector<char*> args, envp;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  for (const auto& e : env_strings) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(pipe_fds[1], 1);
+    ::dup2(pipe_fds[1], 2);
+    ::execve(args[0], args.data(), envp.data());
+    ::_exit(127);
+  }
+  ::close(pipe_fds[1]);
+  *out_fd = pipe_fds[0];
+  return pid;
+}
+
+}  // namespace
+
+std::string imageflex_binary() {
+  if (const char* path = std::getenv("IMAGEFLEX_BINARY")) return path;
+  return IMAGEFLEX_BINARY;
+}
+
+ServerProcess::ServerProcess(std::vector<std::string> args, std::map<std::string, std::string> env) {
+  std::vector<std::string> argv = {imageflex_binary(), "serve", "--listen", "127.0.0.1:0"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  if (!env.count("IF_ACCESS_LOG")) env["IF_ACCESS_LOG"] = "true";
+  pid_ = spawn(argv, env, &stdout_fd_);
+
+  // Wait for the "listening on http://HOST:PORT" line.
+  const std::regex listening("listening on http://[^:]+:([0-9]+)");
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  std::string seen;
+  while (std::chrono::steady_clock::now() < give_up) {
+    pollfd p{stdout_fd_, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    char buf[4096];
+    ssize_t n = ::read(stdout_fd_, buf, sizeof buf);
+    if (n <= 0) break;
+    seen.append(buf, static_cast<std::size_t>(n));
+    std::smatch match;
+    if (std::regex_search(seen, match, listening)) {
+      port_ = std::stoi(match[1]);
+      break;
+    }
+  }
+  output_ = seen;
+  if (port_ == 0) {
+    kill_now();
+    throw std::runtime_error("imageflex did not start: " + seen);
+  }
+  reader_ = std::thread([this] {
+    char buf[8192];
+    for (;;) {
+      ssize_t n = ::read(stdout_fd_, buf, sizeof buf);
+      if (n <= 0) return;
+      std::lock_guard lock(mutex_);
+      output_.append(buf, static_cast<std::size_t>(n));
+    }
+  });
+}
+
+ServerProcess::~ServerProcess() { stop(); }
+
+std::string ServerProcess::url(const std::string& path_and_query) const {
+  return "http://127.0.0.1:" + std::to_string(port_) + path_and_query;
+}
+
+std::string ServerProcess::output() const {
+  std::lock_guard lock(mutex_);
+  return output_;
+}
+
+long ServerProcess::peak_rss_kb() const {
+  std::ifstream status("/proc/" + std::to_string(pid_) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+void ServerProcess::stop() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGTERM);
+  for (int i = 0; i < 100; ++i) {
+    if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
+      pid_ = -1;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  kill_now();
+}
+
+void ServerProcess::kill_now() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+  if (reader_.joinable()) reader_.join();
+  if (stdout_fd_ >= 0) {
+    ::close(stdout_fd_);
+    stdout_fd_ = -1;
+  }
+}
+
+CommandResult run_command(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env) {
+  int fd = -1;
+  pid_t pid = spawn(argv, env, &fd);
+  CommandResult result;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    result.output.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+}  // namespace imageflex::test

@@ -1,0 +1,49 @@
+// Starts the real imageflex binary on an ephemeral port and stops it again.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace imageflex::test {
+
+class ServerProcess {
+ public:
+  // Runs `imageflex serve --listen 127.0.0.1:0 ARGS...` with ENV added to the environment
+  // and waits for its "listening" line. Fails the test (throws) if it does not start.
+  explicit ServerProcess(std::vector<std::string> args, std::map<std::string, std::string> env = {});
+  ~ServerProcess();
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+
+  std::string url(const std::string& path_and_query) const;  // "http://127.0.0.1:PORT" + path
+  int port() const { return port_; }
+  pid_t pid() const { return pid_; }
+  std::string output() const;  // stdout so far (the access log)
+  long peak_rss_kb() const;    // VmHWM
+  void stop();                 // SIGTERM, wait
+  void kill_now();             // SIGKILL, wait
+
+ private:
+  pid_t pid_ = -1;
+  int port_ = 0;
+  int stdout_fd_ = -1;
+  std::thread reader_;
+  mutable std::mutex mutex_;
+  std::string output_;
+};
+
+// Runs a command to completion: exit status and combined output.
+struct CommandResult {
+  int status = -1;
+  std::string output;
+};
+CommandResult run_command(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {});
+
+std::string imageflex_binary();
+
+}  // namespace imageflex::test

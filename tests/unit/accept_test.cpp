@@ -1,0 +1,57 @@
+#include "negotiate/accept.h"
+
+#include <gtest/gtest.h>
+
+namespace imageflex {
+namespace {
+
+TEST(AcceptTest, ParsesMediaRangesAndQValues) {
+  const std::pair<const char*, AcceptedFormats> table[] = {
+      {"", {false, false}},
+      {"*/*", {false, false}},
+      {"image/*", {false, false}},
+      {"image/avif,image/webp,*/*", {true, true}},
+      {"image/webp", {false, true}},
+      {"IMAGE/AVIF", {true, false}},
+      {"image/avif;q=0, image/webp", {false, true}},
+      {"image/avif; q=0.0, image/webp;q=0.000", {false, false}},
+      {"image/avif;q=0.5", {true, false}},
+      {"image/avif;q=abc", {false, false}},
+      {"text/html,application/xhtml+xml,image/avif,image/webp,image/apng,*/*;q=0.8", {true, true}},
+      {"image/avifx, image/webpp", {false, false}},
+      {" image/webp ; q=1 ", {false, true}},
+  };
+  for (const auto& [header, expected] : table) EXPECT_EQ(parse_accept(header), expected) << header;
+}
+
+struct ChoiceCase {
+  AcceptedFormats accepted;
+  SourceTraits source;
+  Format expected;
+};
+
+TEST(AcceptTest, ChoosesTheBestFormatTheClientTakes) {
+  const ChoiceCase table[] = {
+      {{true, true}, {Format::kJpeg, false, false}, Format::kAvif},
+      {{false, true}, {Format::kJpeg, false, false}, Format::kWebp},
+      {{false, false}, {Format::kJpeg, false, false}, Format::kJpeg},
+      {{false, false}, {Format::kPng, true, false}, Format::kPng},
+      {{false, false}, {Format::kGif, false, false}, Format::kGif},
+      {{false, false}, {Format::kTiff, false, false}, Format::kJpeg},
+      {{false, false}, {Format::kTiff, true, false}, Format::kPng},
+      {{false, false}, {Format::kHeic, false, false}, Format::kJpeg},
+      {{false, false}, {Format::kAvif, false, false}, Format::kJpeg},
+      {{false, false}, {Format::kWebp, true, false}, Format::kPng},
+      // Animations are never AVIF: animated WebP if taken, else GIF.
+      {{true, true}, {Format::kGif, false, true}, Format::kWebp},
+      {{true, false}, {Format::kGif, false, true}, Format::kGif},
+      {{false, false}, {Format::kWebp, true, true}, Format::kGif},
+  };
+  for (const auto& row : table) {
+    EXPECT_EQ(choose_format(row.accepted, row.source), row.expected)
+        << format_name(row.source.format) << " avif=" << row.accepted.avif << " webp=" << row.accepted.webp;
+  }
+}
+
+}  // namespace
+}  // namespace imageflex
