@@ -203,7 +203,10 @@ Handler::VariantPtr Handler::make_variant(const ImageRequest& image, const Accep
   if (ticket.leader()) {
     cache_outcome = "miss";
     try {
-      ticket.promise->set_value(produce_variant(image, accepted, key, deadline));
+      // A flight that finished between our cache look-up and join() left its result here.
+      auto cached = memory_cache_.get(key);
+      if (cached) cache_outcome = "hit-memory";
+      ticket.promise->set_value(cached ? cached : produce_variant(image, accepted, key, deadline));
     } catch (...) {
       ticket.promise->set_exception(std::current_exception());
     }

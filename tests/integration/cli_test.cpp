@@ -1,1 +1,76 @@
-#include <gtest/gtest.h>
+// The command line: --help, configuration errors, precedence, and `convert`.
+#include "common/config.h"
+#include "integration.h"
+
+namespace imageflex::test {
+namespace {
+
+TEST(CliTest, HelpListsEverySettingWithItsDefault) {
+  auto result = run_command({imageflex_binary(), "--help"});
+  EXPECT_EQ(result.status, 0);
+  for (const auto& s : settings()) {
+    EXPECT_NE(result.output.find("--" + s.flag), std::string::npos) << s.flag;
+    EXPECT_NE(result.output.find(s.env), std::string::npos) << s.env;
+    EXPECT_NE(result.output.find("[" + s.default_value + "]"), std::string::npos) << s.flag;
+  }
+}
+
+TEST(CliTest, BadConfigurationFailsAtStartNamingTheSetting) {
+  struct Case {
+    std::vector<std::string> args;
+    std::map<std::string, std::string> env;
+    std::string named;
+  };
+  const Case table[] = {
+      {{"--workers", "many"}, {}, "workers"},
+      {{"--listen", "nowhere"}, {}, "listen"},
+      {{}, {{"IF_QUALITY_WEBP", "200"}}, "quality-webp"},
+      {{"--root", "/no/such/folder"}, {}, "root"},
+      {{"--storage", "s3://"}, {}, "bucket"},
+      {{"--frobnicate", "1"}, {}, "frobnicate"},
+  };
+  for (const auto& row : table) {
+    std::vector<std::string> argv = {imageflex_binary(), "serve"};
+    argv.insert(argv.end(), row.args.begin(), row.args.end());
+    auto result = run_command(argv, row.env);
+    EXPECT_NE(result.status, 0) << row.named;
+    EXPECT_NE(result.output.find(row.named), std::string::npos) << result.output;
+  }
+}
+
+TEST(CliTest, FlagsWinOverTheEnvironment) {
+  const std::string root = make_temp_dir();
+  write_file(root + "/landscape.jpg", fixture("landscape.jpg"));
+  // IF_LISTEN and IF_ROOT are wrong, but the flags given override them.
+  ServerProcess server({"--root", root}, {{"IF_LISTEN", "nowhere"}, {"IF_ROOT", "/no/such/folder"}});
+  HttpClient client;
+  EXPECT_EQ(client.get(server.url("/landscape.jpg")).status, 200);
+  server.stop();
+  remove_tree(root);
+}
+
+TEST(CliTest, ConvertMakesWhatTheServerMakes) {
+  const std::string dir = make_temp_dir();
+  write_file(dir + "/landscape.jpg", fixture("landscape.jpg"));
+  auto result = run_command({imageflex_binary(), "convert", dir + "/landscape.jpg", dir + "/out.webp", "w=200"});
+  ASSERT_EQ(result.status, 0) << result.output;
+  const std::string converted = read_file(dir + "/out.webp");
+  Decoded d = decode(converted);
+  EXPECT_EQ(d.loader, "webpload");
+  EXPECT_EQ(d.width, 200);
+  EXPECT_EQ(d.height, 150);
+
+  ServerProcess server({"--root", dir});
+  HttpClient client;
+  auto served = client.get(server.url("/landscape.jpg?w=200&f=webp"));
+  EXPECT_EQ(served.body, converted) << "one pipeline: the CLI and the server agree byte for byte";
+
+  auto bad = run_command({imageflex_binary(), "convert", dir + "/landscape.jpg", dir + "/x.png", "w=abc"});
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.output.find("w must be"), std::string::npos) << bad.output;
+  server.stop();
+  remove_tree(dir);
+}
+
+}  // namespace
+}  // namespace imageflex::test

@@ -1,1 +1,37 @@
-#include <gtest/gtest.h>
+// The engine: identical concurrent misses are made once (single flight).
+#include "integration.h"
+
+namespace imageflex::test {
+namespace {
+
+class EngineTest : public ServiceTest {};
+IMAGEFLEX_ON_EVERY_BACKEND(EngineTest);
+
+TEST_P(EngineTest, FiftyConcurrentColdRequestsAreMadeOnce) {
+  auto responses = concurrent_get(service().server().url("/landscape.jpg?w=333&f=avif"), 50);
+  ASSERT_EQ(responses.size(), 50u);
+  for (const auto& r : responses) {
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.body, responses.front().body);
+  }
+  expect_image(responses.front(), "heifload", 333, 250);
+  EXPECT_EQ(service().stat("transforms"), 1) << "50 identical cold requests, one transform";
+  EXPECT_EQ(service().stat("coalesced") + service().stat("memory_hits") + service().stat("store_hits"), 49);
+}
+
+TEST_P(EngineTest, DistinctVariantsRunInParallelAndAllComplete) {
+  std::vector<std::thread> threads;
+  std::vector<long> statuses(8);
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      HttpClient client;
+      statuses[i] = client.get(service().server().url("/landscape.jpg?f=webp&w=" + std::to_string(100 + i))).status;
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (long s : statuses) EXPECT_EQ(s, 200);
+  EXPECT_EQ(service().stat("transforms"), 8);
+}
+
+}  // namespace
+}  // namespace imageflex::test

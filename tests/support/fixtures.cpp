@@ -132,8 +132,8 @@ void write_fixtures(const std::string& dir) {
   put("animated.gif", save(strip, ".gif"));
   put("animated.webp", save(strip, ".webp", VImage::option()->set("lossless", true)));
 
-  // cmyk: 100x100 red converted to CMYK, with no profile embedded (the hard case).
-  VImage cmyk = solid(100, 100, kRed).colourspace(VIPS_INTERPRETATION_CMYK);
+  // cmyk: 100x100 brick red converted to CMYK, with no profile embedded (the hard case).
+  VImage cmyk = solid(100, 100, kBrick).colourspace(VIPS_INTERPRETATION_CMYK);
   put("cmyk.jpg", save(cmyk, ".jpg", VImage::option()->set("Q", 95)->set("strip", true)));
 
   // deep16: 100x100 red at 16 bits per channel.
@@ -152,6 +152,19 @@ void write_fixtures(const std::string& dir) {
   put("bomb.png", bomb_png_header());
   // A real decompression bomb: 5000x5000 black pixels in a few kilobytes.
   put("bomb_real.png", save(VImage::black(5000, 5000), ".png", VImage::option()->set("compression", 9)));
+}
+
+}  // namespace imageflex::test
+
+namespace imageflex::test {
+
+std::string make_heavy_jpeg(int side) {
+  static std::once_flag once;
+  std::call_once(once, [] { VIPS_INIT("imageflex-fixtures"); });
+  vips::VImage noise = vips::VImage::gaussnoise(side, side, vips::VImage::option()->set("sigma", 60.0));
+  noise = noise.bandjoin({noise.rot90(), noise.rot180()}).cast(VIPS_FORMAT_UCHAR);
+  noise = noise.copy(vips::VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
+  return save(noise, ".jpg", vips::VImage::option()->set("Q", 85));
 }
 
 }  // namespace imageflex::test

@@ -21,5 +21,14 @@ inline constexpr double kRed[3] = {220, 20, 20};
 inline constexpr double kGreen[3] = {20, 200, 20};
 inline constexpr double kBlue[3] = {20, 20, 220};
 inline constexpr double kYellow[3] = {230, 220, 20};
+inline constexpr double kBrick[3] = {170, 80, 60};  // inside the CMYK gamut, unlike kRed
+
+}  // namespace imageflex::test
+
+namespace imageflex::test {
+
+// A large noisy JPEG (side x side) that takes libvips a while to encode as AVIF:
+// for overload and deadline tests. Made on demand, not part of the fixture set.
+std::string make_heavy_jpeg(int side);
 
 }  // namespace imageflex::test

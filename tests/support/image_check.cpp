@@ -17,8 +17,11 @@ void ensure_vips() {
   std::call_once(once, [] { VIPS_INIT("imageflex-tests"); });
 }
 
+// Loads every frame of an animation (only the loaders that have frames take "n").
 VImage load_all(const std::string& bytes) {
   ensure_vips();
+  VImage first = VImage::new_from_buffer(bytes.data(), bytes.size(), "");
+  if (!first.get_typeof("n-pages") || first.get_int("n-pages") <= 1) return first;
   return VImage::new_from_buffer(bytes.data(), bytes.size(), "", VImage::option()->set("n", -1));
 }
 
@@ -28,6 +31,7 @@ Decoded decode(const std::string& bytes) {
   VImage image = load_all(bytes);
   Decoded d;
   d.loader = image.get_typeof("vips-loader") ? image.get_string("vips-loader") : "";
+  if (auto suffix = d.loader.find("_buffer"); suffix != std::string::npos) d.loader.erase(suffix);
   d.width = image.width();
   d.height = image.get_typeof("page-height") ? image.get_int("page-height") : image.height();
   d.frames = image.get_typeof("n-pages") && d.height < image.height() ? image.height() / d.height : 1;

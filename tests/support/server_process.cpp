@@ -108,6 +108,16 @@ std::string ServerProcess::output() const {
   return output_;
 }
 
+bool ServerProcess::wait_for_output(const std::string& pattern, double seconds) const {
+  const std::regex wanted(pattern);
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  do {
+    if (std::regex_search(output(), wanted)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  } while (std::chrono::steady_clock::now() < give_up);
+  return false;
+}
+
 long ServerProcess::peak_rss_kb() const {
   std::ifstream status("/proc/" + std::to_string(pid_) + "/status");
   std::string line;

@@ -24,6 +24,8 @@ class ServerProcess {
   int port() const { return port_; }
   pid_t pid() const { return pid_; }
   std::string output() const;  // stdout so far (the access log)
+  // True once stdout matches `pattern` (an ECMAScript regex), waiting up to `seconds`.
+  bool wait_for_output(const std::string& pattern, double seconds = 3) const;
   long peak_rss_kb() const;    // VmHWM
   void stop();                 // SIGTERM, wait
   void kill_now();             // SIGKILL, wait

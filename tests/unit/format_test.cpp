@@ -37,6 +37,32 @@ TEST(FormatTest, SniffsFromMagicBytesNotNames) {
   for (const auto& [bytes, expected] : table) EXPECT_EQ(sniff_format(bytes), expected) << bytes;
 }
 
+std::string chunk(const std::string& tag, const std::string& data) {
+  std::string size(4, '\0');
+  size[0] = static_cast<char>(data.size());
+  return tag + size + data + (data.size() % 2 ? std::string(1, '\0') : "");
+}
+
+std::string riff(const std::string& chunks) {
+  std::string size(4, '\0');
+  size[0] = static_cast<char>((chunks.size() + 4) & 0xFF);
+  size[1] = static_cast<char>((chunks.size() + 4) >> 8);
+  return "RIFF" + size + "WEBP" + chunks;
+}
+
+TEST(FormatTest, StripsWebpMetadataChunks) {
+  const std::string vp8x = chunk("VP8X", std::string("\x2C\0\0\0\0\0\0\0\0\0", 10));
+  const std::string image = chunk("VP8 ", "pixels");
+  const std::string with = riff(vp8x + chunk("ICCP", "icc") + image + chunk("EXIF", "exif!") + chunk("XMP ", "x"));
+  const std::string stripped = strip_webp_metadata(with);
+  const std::string expected_vp8x = chunk("VP8X", std::string(10, '\0'));
+  EXPECT_EQ(stripped, riff(expected_vp8x + image));
+  EXPECT_EQ(strip_webp_metadata(riff(image)), riff(image)) << "nothing to strip";
+  EXPECT_EQ(strip_webp_metadata("not webp"), "not webp");
+  const std::string truncated = with.substr(0, with.size() - 3);
+  EXPECT_EQ(strip_webp_metadata(truncated), truncated) << "malformed input is left alone";
+}
+
 TEST(FormatTest, NamesAndCapabilities) {
   EXPECT_EQ(parse_output_format("jpg"), Format::kJpeg);
   EXPECT_EQ(parse_output_format("JPEG"), Format::kJpeg);
