@@ -31,6 +31,8 @@ TEST_P(VariantStoreTest, VariantIsStoredAndServedAfterARestart) {
   ASSERT_EQ(stored.status, GetStatus::kOk);
   EXPECT_EQ(stored.object.bytes, made.body);
   EXPECT_EQ(stored.object.info.content_type, "image/webp");
+  // What the variant was made from travels with it, so a changed original is detectable.
+  EXPECT_EQ(stored.object.info.metadata["source-etag"], service().store().stat("landscape.jpg")->etag);
 
   service().restart();
   auto again = get("/landscape.jpg?w=120&f=webp");
