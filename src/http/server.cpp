@@ -19,6 +19,7 @@ using tcp = net::ip::tcp;
 namespace {
 
 constexpr auto kIdleTimeout = std::chrono::seconds(30);
+constexpr auto kDrainLimit = std::chrono::seconds(10);
 constexpr std::size_t kHeaderLimit = 16 * 1024;  // targets over this are refused outright
 constexpr std::size_t kBodyLimit = 64 * 1024;    // GET and HEAD carry no body worth reading
 
@@ -117,9 +118,24 @@ struct Server::Impl {
     });
   }
 
+  // Stops the I/O threads once no request is queued or running (or the limit passes).
+  void drain() {
+    const bool idle = handler_pool_.queued() == 0 && handler_pool_.running() == 0;
+    if (idle || std::chrono::steady_clock::now() > drain_until_) {
+      // One more turn of the loop lets the last responses be written.
+      drain_timer_.expires_after(std::chrono::milliseconds(idle ? 50 : 0));
+      drain_timer_.async_wait([this](beast::error_code) { io_.stop(); });
+      return;
+    }
+    drain_timer_.expires_after(std::chrono::milliseconds(20));
+    drain_timer_.async_wait([this](beast::error_code) { drain(); });
+  }
+
   const Config config_;
   Handler& handler_;
   net::io_context io_;
+  net::steady_timer drain_timer_{io_};
+  std::chrono::steady_clock::time_point drain_until_;
   tcp::acceptor acceptor_;
   net::signal_set signals_;
   WorkerPool handler_pool_;
@@ -132,11 +148,14 @@ Server::~Server() = default;
 unsigned short Server::port() const { return impl_->acceptor_.local_endpoint().port(); }
 
 void Server::run() {
+  // On SIGTERM/SIGINT: stop accepting, let the requests in hand finish and their
+  // responses go out (up to kDrainLimit), then stop. A load balancer retries the rest.
   impl_->signals_.async_wait([this](beast::error_code, int) {
-    log_event("info", "stopping");
+    log_event("info", "stopping: draining requests in progress");
     beast::error_code ignored;
     impl_->acceptor_.close(ignored);
-    impl_->io_.stop();
+    impl_->drain_until_ = std::chrono::steady_clock::now() + kDrainLimit;
+    impl_->drain();
   });
   impl_->accept();
   std::vector<std::thread> threads;

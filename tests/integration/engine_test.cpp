@@ -1,4 +1,6 @@
 // The engine: identical concurrent misses are made once (single flight).
+#include <thread>
+
 #include "integration.h"
 
 namespace imageflex::test {
@@ -31,6 +33,25 @@ TEST_P(EngineTest, DistinctVariantsRunInParallelAndAllComplete) {
   for (auto& t : threads) t.join();
   for (long s : statuses) EXPECT_EQ(s, 200);
   EXPECT_EQ(service().stat("transforms"), 8);
+}
+
+TEST_P(EngineTest, SigtermLetsRequestsInProgressFinish) {
+  service().put_original("heavy.jpg", make_heavy_jpeg(1200));
+  HttpResponse response;
+  std::thread client([&] {
+    HttpClient http;
+    try {
+      response = http.get(service().server().url("/heavy.jpg?f=avif&q=42"));
+    } catch (const std::exception& error) {
+      response.body = error.what();  // status stays 0: the connection was dropped
+    }
+  });
+  while (service().stat("running") == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  service().server().terminate();
+  client.join();
+  EXPECT_EQ(response.status, 200) << "the response in progress is still sent";
+  EXPECT_EQ(decode(response.body).loader, "heifload");
+  EXPECT_TRUE(service().server().exited_within(5)) << "and then the process exits";
 }
 
 }  // namespace

@@ -128,16 +128,25 @@ long ServerProcess::peak_rss_kb() const {
 }
 
 void ServerProcess::stop() {
-  if (pid_ <= 0) return;
-  ::kill(pid_, SIGTERM);
-  for (int i = 0; i < 100; ++i) {
+  terminate();
+  exited_within(15);
+  kill_now();
+}
+
+void ServerProcess::terminate() {
+  if (pid_ > 0) ::kill(pid_, SIGTERM);
+}
+
+bool ServerProcess::exited_within(double seconds) {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (pid_ > 0 && std::chrono::steady_clock::now() < give_up) {
     if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
       pid_ = -1;
       break;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  kill_now();
+  return pid_ <= 0;
 }
 
 void ServerProcess::kill_now() {

@@ -28,6 +28,8 @@ class ServerProcess {
   bool wait_for_output(const std::string& pattern, double seconds = 3) const;
   long peak_rss_kb() const;    // VmHWM
   void stop();                 // SIGTERM, wait
+  void terminate();            // SIGTERM, no wait
+  bool exited_within(double seconds);  // reaps the process if it has exited
   void kill_now();             // SIGKILL, wait
 
  private:
