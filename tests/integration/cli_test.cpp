@@ -15,6 +15,14 @@ TEST(CliTest, HelpListsEverySettingWithItsDefault) {
   }
 }
 
+TEST(CliTest, TheReadmeDocumentsEverySetting) {
+  const std::string readme = read_file(source_dir() + "/README.md");
+  for (const auto& s : settings()) {
+    EXPECT_NE(readme.find("`--" + s.flag + "`"), std::string::npos) << s.flag;
+    EXPECT_NE(readme.find("`" + s.env + "`"), std::string::npos) << s.env;
+  }
+}
+
 TEST(CliTest, BadConfigurationFailsAtStartNamingTheSetting) {
   struct Case {
     std::vector<std::string> args;
