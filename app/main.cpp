@@ -64,8 +64,9 @@ int serve(const std::vector<std::string>& args) {
   auto storage = open_storage(config);
   Handler handler(config, *storage);
   Server server(config, handler);
-  log_line("{\"level\":\"info\",\"msg\":\"listening on http://" + config.listen.substr(0, config.listen.rfind(':')) +
-           ":" + std::to_string(server.port()) + "\",\"storage\":\"" + json_escape(storage->describe()) +
+  log_line("{\"level\":\"info\",\"msg\":\"listening on http://" +
+           config.listen.substr(0, config.listen.rfind(':')) + ":" + std::to_string(server.port()) +
+           "\",\"storage\":\"" + json_escape(storage->describe()) +
            "\",\"workers\":" + std::to_string(config.workers) + "}");
   server.run();
   return 0;
@@ -99,8 +100,9 @@ int convert(const std::vector<std::string>& args) {
   out.write(encoded.bytes.data(), static_cast<std::streamsize>(encoded.bytes.size()));
   if (!out) throw std::invalid_argument("cannot write " + args[1]);
   std::cout << args[1] << ": " << format_name(encoded.format) << " " << encoded.size.width << "x"
-            << encoded.size.height << (encoded.frames > 1 ? " " + std::to_string(encoded.frames) + " frames" : "")
-            << ", " << encoded.bytes.size() << " bytes\n";
+            << encoded.size.height
+            << (encoded.frames > 1 ? " " + std::to_string(encoded.frames) + " frames" : "") << ", "
+            << encoded.bytes.size() << " bytes\n";
   return 0;
 }
 

@@ -14,8 +14,7 @@ struct Setting {
   std::function<void(Config&, const std::string&)> apply;
 };
 
-long long parse_integer(const std::string& name, const std::string& value, long long min,
-                        long long max) {
+long long parse_integer(const std::string& name, const std::string& value, long long min, long long max) {
   long long result = 0;
   const char* end = value.data() + value.size();
   auto [ptr, ec] = std::from_chars(value.data(), end, result);
@@ -41,21 +40,22 @@ void check_listen(const std::string& value) {
 }
 
 template <typename T>
-std::function<void(Config&, const std::string&)> integer(T Config::*field, const char* name,
-                                                          long long min, long long max) {
-  return [=](Config& c, const std::string& v) { c.*field = static_cast<T>(parse_integer(name, v, min, max)); };
+std::function<void(Config&, const std::string&)> integer(T Config::*field, const char* name, long long min,
+                                                         long long max) {
+  return
+      [=](Config& c, const std::string& v) { c.*field = static_cast<T>(parse_integer(name, v, min, max)); };
 }
 
 template <typename T>
-std::function<void(Config&, const std::string&)> limit(T Limits::*field, const char* name,
-                                                        long long min, long long max) {
+std::function<void(Config&, const std::string&)> limit(T Limits::*field, const char* name, long long min,
+                                                       long long max) {
   return [=](Config& c, const std::string& v) {
     c.limits.*field = static_cast<T>(parse_integer(name, v, min, max));
   };
 }
 
-std::function<void(Config&, const std::string&)> quality(int Quality::*field, const char* name,
-                                                         long long min, long long max) {
+std::function<void(Config&, const std::string&)> quality(int Quality::*field, const char* name, long long min,
+                                                         long long max) {
   return [=](Config& c, const std::string& v) {
     c.quality.*field = static_cast<int>(parse_integer(name, v, min, max));
   };
@@ -93,7 +93,8 @@ const std::vector<Setting>& table() {
       {{"memory-cache-mb", "IF_MEMORY_CACHE_MB", std::to_string(d.memory_cache_bytes >> 20),
         "in-memory cache of encoded variants, MiB (0 = off)"},
        [](Config& c, const std::string& v) {
-         c.memory_cache_bytes = static_cast<std::uint64_t>(parse_integer("memory-cache-mb", v, 0, 1 << 20)) << 20;
+         c.memory_cache_bytes = static_cast<std::uint64_t>(parse_integer("memory-cache-mb", v, 0, 1 << 20))
+                                << 20;
        }},
       {{"cache-control-original", "IF_CACHE_CONTROL_ORIGINAL", d.cache_control_original,
         "Cache-Control for originals"},
@@ -106,7 +107,8 @@ const std::vector<Setting>& table() {
       {{"max-source-mb", "IF_MAX_SOURCE_MB", std::to_string(d.limits.max_source_bytes >> 20),
         "largest original accepted, MiB"},
        [](Config& c, const std::string& v) {
-         c.limits.max_source_bytes = static_cast<std::uint64_t>(parse_integer("max-source-mb", v, 1, 4096)) << 20;
+         c.limits.max_source_bytes = static_cast<std::uint64_t>(parse_integer("max-source-mb", v, 1, 4096))
+                                     << 20;
        }},
       {{"max-source-pixels", "IF_MAX_SOURCE_PIXELS", std::to_string(d.limits.max_source_pixels),
         "largest original accepted, pixels over all frames (checked from the header)"},

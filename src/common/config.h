@@ -10,29 +10,32 @@
 namespace imageflex {
 
 struct Limits {
-  std::uint64_t max_source_bytes = 50ull << 20;  // 50 MiB
+  std::uint64_t max_source_bytes = 50ull << 20;   // 50 MiB
   std::uint64_t max_source_pixels = 100'000'000;  // 100 MP, summed over all frames loaded
   int max_output_dimension = 8192;                // w, h and the result, in pixels
   int max_frames = 200;                           // animation frames kept
   int deadline_ms = 15000;                        // per request, end to end
 };
 
+// Defaults measured by bench/quality.sh (BENCHMARKS.md): each format's lowest quality
+// that matches JPEG q80's SSIM on photographs, and the AVIF effort whose encode fits a
+// first-request budget.
 struct Quality {
   int jpeg = 80;
-  int webp = 80;
-  int avif = 55;
-  int avif_effort = 2;  // libvips effort: 0 fastest .. 9 slowest and smallest
+  int webp = 86;
+  int avif = 71;
+  int avif_effort = 0;  // libvips effort: 0 fastest .. 9 slowest and smallest
   int png_compression = 6;
 };
 
 struct Config {
-  std::string root = "./samples";            // filesystem storage root
-  std::string storage;                       // "" = the filesystem root; "s3://bucket/prefix"
+  std::string root = "./samples";  // filesystem storage root
+  std::string storage;             // "" = the filesystem root; "s3://bucket/prefix"
   std::string listen = "127.0.0.1:8080";
-  int workers = 0;                           // transform threads; 0 = number of cores
-  int queue = 64;                            // transforms waiting beyond the running ones
-  int io_threads = 2;                        // HTTP I/O threads (never run libvips)
-  int handler_threads = 16;                  // threads that talk to storage and wait on transforms
+  int workers = 0;           // transform threads; 0 = number of cores
+  int queue = 64;            // transforms waiting beyond the running ones
+  int io_threads = 2;        // HTTP I/O threads (never run libvips)
+  int handler_threads = 16;  // threads that talk to storage and wait on transforms
   std::uint64_t memory_cache_bytes = 64ull << 20;
   std::string cache_control_original = "public, max-age=3600";
   std::string cache_control_variant = "public, max-age=86400";

@@ -39,7 +39,9 @@ std::string_view header(const Request& request, http::field name) {
   return {value.data(), value.size()};
 }
 
-std::string quoted(const std::string& etag) { return "\"" + etag + "\""; }
+std::string quoted(const std::string& etag) {
+  return "\"" + etag + "\"";
+}
 
 // A response carrying an image, or a 304 for it; HEAD gets the headers alone.
 Response image_response(const Request& request, http::status status, const std::string& bytes,
@@ -150,8 +152,8 @@ Response Handler::route(const Request& request, Clock::time_point deadline, std:
   return response;
 }
 
-Response Handler::serve_original(const Request& request, const ImageRequest& image, const ObjectInfo& original,
-                                 std::string& cache_outcome) {
+Response Handler::serve_original(const Request& request, const ImageRequest& image,
+                                 const ObjectInfo& original, std::string& cache_outcome) {
   cache_outcome = "original";
   const std::string etag = quoted(original.etag);
   GetOptions options;
@@ -190,8 +192,9 @@ Handler::VariantPtr Handler::find_variant(const std::string& key, std::string& c
   if (got.status != GetStatus::kOk) return nullptr;
   stats_.store_hits++;
   cache_outcome = "hit-store";
-  auto variant = std::make_shared<CachedVariant>(CachedVariant{
-      std::move(got.object.bytes), got.object.info.content_type, variant_etag(key), got.object.info.last_modified});
+  auto variant =
+      std::make_shared<CachedVariant>(CachedVariant{std::move(got.object.bytes), got.object.info.content_type,
+                                                    variant_etag(key), got.object.info.last_modified});
   memory_cache_.put(key, variant);
   return variant;
 }
@@ -229,8 +232,10 @@ Handler::VariantPtr Handler::produce_variant(const ImageRequest& image, const Ac
   options.max_bytes = config_.limits.max_source_bytes;
   GetResult got = storage_.get(image.key, options);
   if (got.status == GetStatus::kNotFound) throw Error(ErrorKind::kNotFound, "no such image");
-  if (got.status == GetStatus::kTooLarge) throw Error(ErrorKind::kTooLarge, "image is larger than the source limit");
-  if (got.status != GetStatus::kOk || variant_key(image, got.object.info.etag, accepted, config_.quality) != key) {
+  if (got.status == GetStatus::kTooLarge)
+    throw Error(ErrorKind::kTooLarge, "image is larger than the source limit");
+  if (got.status != GetStatus::kOk ||
+      variant_key(image, got.object.info.etag, accepted, config_.quality) != key) {
     throw Error(ErrorKind::kOverloaded, "image changed while being read; retry");
   }
   auto original = std::make_shared<const Object>(std::move(got.object));
@@ -242,8 +247,9 @@ Handler::VariantPtr Handler::produce_variant(const ImageRequest& image, const Ac
     try {
       if (Clock::now() > deadline) throw Error(ErrorKind::kTimeout, "image took longer than the deadline");
       SourceInfo source = probe(original->bytes, config_.limits);
-      Format output = image.format ? *image.format
-                                   : choose_format(accepted, {source.format, source.alpha, source.animated()});
+      Format output = image.format
+                          ? *image.format
+                          : choose_format(accepted, {source.format, source.alpha, source.animated()});
       promise->set_value(transform(original->bytes, source, {image.geometry, output, image.quality},
                                    config_.limits, config_.quality, deadline));
     } catch (...) {
@@ -261,9 +267,9 @@ Handler::VariantPtr Handler::produce_variant(const ImageRequest& image, const Ac
   Encoded encoded = future.get();
   stats_.transforms++;
 
-  auto variant = std::make_shared<CachedVariant>(CachedVariant{
-      std::move(encoded.bytes), std::string(mime_type(encoded.format)), variant_etag(key),
-      original->info.last_modified});
+  auto variant = std::make_shared<CachedVariant>(
+      CachedVariant{std::move(encoded.bytes), std::string(mime_type(encoded.format)), variant_etag(key),
+                    original->info.last_modified});
   // Stored beside the originals so later requests (and other nodes) skip the work.
   // A failed write still serves this request: the next one simply makes it again.
   try {

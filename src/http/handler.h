@@ -13,8 +13,8 @@
 #include "cache/worker_pool.h"
 #include "common/config.h"
 #include "common/error.h"
-#include "request/image_request.h"
 #include "negotiate/accept.h"
+#include "request/image_request.h"
 #include "storage/storage.h"
 
 namespace imageflex {
@@ -29,12 +29,12 @@ inline constexpr std::string_view kStatsPath = "/_imageflex/stats";
 // Counters exposed at kStatsPath (and used by tests to prove single flight).
 struct Stats {
   std::atomic<std::uint64_t> requests{0};
-  std::atomic<std::uint64_t> transforms{0};      // variants made (encoder runs)
+  std::atomic<std::uint64_t> transforms{0};  // variants made (encoder runs)
   std::atomic<std::uint64_t> memory_hits{0};
   std::atomic<std::uint64_t> store_hits{0};
-  std::atomic<std::uint64_t> coalesced{0};       // requests that waited on another's transform
-  std::atomic<std::uint64_t> overloaded{0};      // 503 for a full queue
-  std::atomic<std::uint64_t> timeouts{0};        // 504
+  std::atomic<std::uint64_t> coalesced{0};   // requests that waited on another's transform
+  std::atomic<std::uint64_t> overloaded{0};  // 503 for a full queue
+  std::atomic<std::uint64_t> timeouts{0};    // 504
   std::atomic<std::uint64_t> store_errors{0};
 };
 

@@ -43,7 +43,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void on_read(beast::error_code ec) {
-    if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == net::error::operation_aborted) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == net::error::operation_aborted) {
       return close();
     }
     if (ec == http::error::header_limit) return reject(http::status::uri_too_long, "request head too long\n");
@@ -68,10 +69,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void write(std::shared_ptr<Response> response) {
     stream_.expires_after(kIdleTimeout);
-    http::async_write(stream_, *response, [self = shared_from_this(), response](beast::error_code ec, std::size_t) {
-      if (ec || !response->keep_alive()) return self->close();
-      self->read();
-    });
+    http::async_write(stream_, *response,
+                      [self = shared_from_this(), response](beast::error_code ec, std::size_t) {
+                        if (ec || !response->keep_alive()) return self->close();
+                        self->read();
+                      });
   }
 
   void close() {
@@ -145,7 +147,9 @@ Server::Server(const Config& config, Handler& handler) : impl_(std::make_unique<
 
 Server::~Server() = default;
 
-unsigned short Server::port() const { return impl_->acceptor_.local_endpoint().port(); }
+unsigned short Server::port() const {
+  return impl_->acceptor_.local_endpoint().port();
+}
 
 void Server::run() {
   // On SIGTERM/SIGINT: stop accepting, let the requests in hand finish and their

@@ -114,8 +114,12 @@ std::string strip_webp_metadata(std::string_view webp) {
   return out;
 }
 
-bool supports_alpha(Format format) { return format != Format::kJpeg; }
+bool supports_alpha(Format format) {
+  return format != Format::kJpeg;
+}
 
-bool supports_animation(Format format) { return format == Format::kGif || format == Format::kWebp; }
+bool supports_animation(Format format) {
+  return format == Format::kGif || format == Format::kWebp;
+}
 
 }  // namespace imageflex

@@ -6,37 +6,16 @@
 #include <vector>
 
 #include "common/error.h"
+#include "image/vips_steps.h"
 
 namespace imageflex {
 namespace {
 
 using vips::VError;
 using vips::VImage;
-using vips::VOption;
 
 int get_int_or(const VImage& image, const char* field, int fallback) {
   return image.get_typeof(field) != 0 ? image.get_int(field) : fallback;
-}
-
-// The encoder and its options for one output format.
-std::pair<const char*, VOption*> encoder_for(Format format, int quality, const Quality& defaults) {
-  auto* options = VImage::option()->set("strip", true);  // variants carry no metadata
-  switch (format) {
-    case Format::kJpeg:
-      return {".jpg", options->set("Q", quality > 0 ? quality : defaults.jpeg)->set("optimize_coding", true)};
-    case Format::kWebp:
-      return {".webp", options->set("Q", quality > 0 ? quality : defaults.webp)};
-    case Format::kAvif:
-      return {".avif", options->set("Q", quality > 0 ? quality : defaults.avif)
-                           ->set("compression", VIPS_FOREIGN_HEIF_COMPRESSION_AV1)
-                           ->set("effort", defaults.avif_effort)};
-    case Format::kPng:
-      return {".png", options->set("compression", defaults.png_compression)};
-    case Format::kGif:
-      return {".gif", options};
-    default:
-      throw Error(ErrorKind::kBadRequest, "cannot encode " + std::string(format_name(format)));
-  }
 }
 
 // Runs `step` on each frame of an animation (or on the still image) and reassembles.
@@ -45,7 +24,8 @@ VImage each_frame(const VImage& image, int frames, int page_height,
   if (frames <= 1) return step(image);
   std::vector<VImage> done;
   done.reserve(frames);
-  for (int i = 0; i < frames; ++i) done.push_back(step(image.extract_area(0, i * page_height, image.width(), page_height)));
+  for (int i = 0; i < frames; ++i)
+    done.push_back(step(image.extract_area(0, i * page_height, image.width(), page_height)));
   VImage joined = VImage::arrayjoin(done, VImage::option()->set("across", 1)).copy();
   joined.set("page-height", done.front().height());
   return joined;
@@ -55,22 +35,6 @@ std::vector<double> white_background(int bands, bool transparent) {
   std::vector<double> background(bands, 255.0);
   if (transparent) background.back() = 0.0;
   return background;
-}
-
-// Removes EXIF, XMP, IPTC, ICC and comments, keeping only what the encoders need
-// (page-height, delay, loop). Savers' own `strip` misses EXIF in WebP on 8.14.
-VImage without_metadata(const VImage& image) {
-  VImage copy = image.copy();
-  gchar** fields = vips_image_get_fields(copy.get_image());
-  for (gchar** field = fields; *field; ++field) {
-    std::string_view name(*field);
-    if (name.starts_with("exif-") || name.starts_with("xmp-") || name.starts_with("iptc-") ||
-        name.starts_with("icc-") || name == "orientation" || name.find("comment") != std::string_view::npos) {
-      vips_image_remove(copy.get_image(), *field);
-    }
-  }
-  g_strfreev(fields);
-  return copy;
 }
 
 // Stops a computation once the deadline passes: libvips emits "eval" as it renders,
@@ -90,7 +54,8 @@ struct Watchdog {
 
 SourceInfo probe(std::string_view bytes, const Limits& limits) {
   if (bytes.size() > limits.max_source_bytes) {
-    throw Error(ErrorKind::kTooLarge, "image is larger than " + std::to_string(limits.max_source_bytes >> 20) + " MiB");
+    throw Error(ErrorKind::kTooLarge,
+                "image is larger than " + std::to_string(limits.max_source_bytes >> 20) + " MiB");
   }
   auto format = sniff_format(bytes);
   if (!format) throw Error(ErrorKind::kUnsupportedMedia, "not an image in a supported format");
@@ -106,7 +71,8 @@ SourceInfo probe(std::string_view bytes, const Limits& limits) {
     info.alpha = header.has_alpha();
     if (*format == Format::kGif || *format == Format::kWebp) info.frames = get_int_or(header, "n-pages", 1);
   } catch (const VError&) {
-    throw Error(ErrorKind::kUnprocessable, "corrupt or unreadable " + std::string(format_name(*format)) + " image");
+    throw Error(ErrorKind::kUnprocessable,
+                "corrupt or unreadable " + std::string(format_name(*format)) + " image");
   }
   if (info.frames > limits.max_frames) {
     throw Error(ErrorKind::kTooLarge, "animation has " + std::to_string(info.frames) + " frames, limit " +
@@ -124,8 +90,9 @@ Encoded transform(std::string_view bytes, const SourceInfo& source, const Transf
                   const Limits& limits, const Quality& quality, Deadline deadline) {
   const Plan plan = plan_geometry(source.size, spec.geometry);
   if (plan.canvas.width > limits.max_output_dimension || plan.canvas.height > limits.max_output_dimension) {
-    throw Error(ErrorKind::kBadRequest, "result would be larger than " +
-                                            std::to_string(limits.max_output_dimension) + " pixels on a side");
+    throw Error(
+        ErrorKind::kBadRequest,
+        "result would be larger than " + std::to_string(limits.max_output_dimension) + " pixels on a side");
   }
   const int frames = supports_animation(spec.output) ? source.frames : 1;
   Watchdog watchdog{deadline};
@@ -150,41 +117,30 @@ Encoded transform(std::string_view bytes, const SourceInfo& source, const Transf
     }
     vips_area_unref(VIPS_AREA(blob));
 
-    // 2. Colour to sRGB: through the embedded profile when there is one (Display P3,
-    //    Adobe RGB, CMYK), with a CMYK fallback profile for untagged CMYK.
-    const bool tagged = image.get_typeof(VIPS_META_ICC_NAME) != 0;
-    if (tagged || image.interpretation() == VIPS_INTERPRETATION_CMYK) {
-      const char* fallback = image.interpretation() == VIPS_INTERPRETATION_CMYK ? "cmyk" : "srgb";
-      image = image.icc_transform("srgb", VImage::option()->set("embedded", true)->set("input_profile", fallback));
-    }
-    // Then 8 bits per channel in sRGB or grey (16-bit PNG/TIFF, LAB, ...).
-    const auto interpretation = image.interpretation();
-    if (interpretation == VIPS_INTERPRETATION_GREY16 || interpretation == VIPS_INTERPRETATION_B_W) {
-      if (image.format() != VIPS_FORMAT_UCHAR) image = image.colourspace(VIPS_INTERPRETATION_B_W);
-    } else if (interpretation != VIPS_INTERPRETATION_sRGB || image.format() != VIPS_FORMAT_UCHAR) {
-      image = image.colourspace(VIPS_INTERPRETATION_sRGB);
-    }
-    if (image.format() != VIPS_FORMAT_UCHAR) image = image.cast(VIPS_FORMAT_UCHAR);
+    // 2. Colour to 8-bit sRGB, through the embedded profile when there is one.
+    image = to_srgb8(image);
 
     const int page_height = frames > 1 ? image.height() / frames : image.height();
 
     // 3. Cover: cut the overflow, centred.
     if (plan.crop != plan.resize) {
       image = each_frame(image, frames, page_height, [&](const VImage& frame) {
-        return frame.extract_area((frame.width() - plan.crop.width) / 2, (frame.height() - plan.crop.height) / 2,
-                                  plan.crop.width, plan.crop.height);
+        return frame.extract_area((frame.width() - plan.crop.width) / 2,
+                                  (frame.height() - plan.crop.height) / 2, plan.crop.width, plan.crop.height);
       });
     }
 
     // 4. Contain: letterbox onto the canvas, transparent where the picture has alpha.
     if (plan.canvas != plan.crop) {
-      image = each_frame(image, frames, frames > 1 ? plan.crop.height : image.height(), [&](const VImage& frame) {
-        return frame.embed((plan.canvas.width - frame.width()) / 2, (plan.canvas.height - frame.height()) / 2,
-                           plan.canvas.width, plan.canvas.height,
-                           VImage::option()
-                               ->set("extend", VIPS_EXTEND_BACKGROUND)
-                               ->set("background", white_background(frame.bands(), frame.has_alpha())));
-      });
+      image =
+          each_frame(image, frames, frames > 1 ? plan.crop.height : image.height(), [&](const VImage& frame) {
+            return frame.embed((plan.canvas.width - frame.width()) / 2,
+                               (plan.canvas.height - frame.height()) / 2, plan.canvas.width,
+                               plan.canvas.height,
+                               VImage::option()
+                                   ->set("extend", VIPS_EXTEND_BACKGROUND)
+                                   ->set("background", white_background(frame.bands(), frame.has_alpha())));
+          });
     }
 
     // 5. Formats without alpha get the picture flattened onto white, not onto black.
@@ -198,27 +154,22 @@ Encoded transform(std::string_view bytes, const SourceInfo& source, const Transf
     // 7. Encode under the deadline's watchdog.
     vips_image_set_progress(image.get_image(), TRUE);
     auto handler = g_signal_connect(image.get_image(), "eval", G_CALLBACK(Watchdog::on_eval), &watchdog);
-    auto [suffix, options] = encoder_for(spec.output, spec.quality, quality);
-    void* buffer = nullptr;
-    std::size_t length = 0;
+    Encoded encoded;
     try {
-      image.write_to_buffer(suffix, &buffer, &length, options);
+      encoded.bytes = encode(image, spec.output, spec.quality, quality);
     } catch (...) {
       g_signal_handler_disconnect(image.get_image(), handler);
       throw;
     }
     g_signal_handler_disconnect(image.get_image(), handler);
-    Encoded encoded;
-    encoded.bytes.assign(static_cast<const char*>(buffer), length);
-    g_free(buffer);
-    if (spec.output == Format::kWebp) encoded.bytes = strip_webp_metadata(encoded.bytes);
     encoded.format = spec.output;
     encoded.frames = frames;
     encoded.size = {image.width(), frames > 1 ? image.height() / frames : image.height()};
     return encoded;
   } catch (const VError& error) {
     if (watchdog.fired) throw Error(ErrorKind::kTimeout, "image took longer than the deadline");
-    throw Error(ErrorKind::kUnprocessable, "corrupt or truncated " + std::string(format_name(source.format)) + " image");
+    throw Error(ErrorKind::kUnprocessable,
+                "corrupt or truncated " + std::string(format_name(source.format)) + " image");
   }
 }
 

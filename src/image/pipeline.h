@@ -14,8 +14,8 @@ namespace imageflex {
 
 struct SourceInfo {
   Format format = Format::kJpeg;
-  Size size;             // upright size of one frame (EXIF orientation applied)
-  int frames = 1;        // animation frames (1 for stills and for formats we never animate)
+  Size size;       // upright size of one frame (EXIF orientation applied)
+  int frames = 1;  // animation frames (1 for stills and for formats we never animate)
   bool alpha = false;
   bool animated() const { return frames > 1; }
 };
@@ -34,7 +34,7 @@ struct TransformSpec {
 struct Encoded {
   std::string bytes;
   Format format = Format::kJpeg;
-  Size size;       // one frame
+  Size size;  // one frame
   int frames = 1;
 };
 

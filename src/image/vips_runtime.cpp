@@ -1,5 +1,7 @@
 #include "image/vips_runtime.h"
 
+#include "common/log.h"
+
 #include <vips/vips8>
 
 #include <mutex>
@@ -13,6 +15,13 @@ void init_vips(const char* argv0) {
     if (VIPS_INIT(argv0 ? argv0 : "imageflex") != 0) {
       throw std::runtime_error("libvips failed to start: " + std::string(vips_error_buffer()));
     }
+    // libvips' warnings (e.g. "ignoring nclx profile") join our JSON log on stderr.
+    g_log_set_handler(
+        "VIPS", static_cast<GLogLevelFlags>(G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE),
+        [](const gchar*, GLogLevelFlags, const gchar* message, gpointer) {
+          log_event("warn", std::string("libvips: ") + (message ? message : ""));
+        },
+        nullptr);
     vips_cache_set_max(0);
     vips_concurrency_set(1);
     vips_block_untrusted_set(TRUE);

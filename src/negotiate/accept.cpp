@@ -62,10 +62,8 @@ Format choose_format(const AcceptedFormats& accepted, const SourceTraits& source
   switch (source.format) {
     case Format::kJpeg:
     case Format::kPng:
-    case Format::kGif:
-      return source.format;
-    default:
-      return source.alpha ? Format::kPng : Format::kJpeg;
+    case Format::kGif: return source.format;
+    default: return source.alpha ? Format::kPng : Format::kJpeg;
   }
 }
 

@@ -20,8 +20,11 @@ bool valid_utf8(std::string_view text) {
   std::size_t i = 0;
   while (i < text.size()) {
     auto lead = static_cast<unsigned char>(text[i]);
-    int extra = lead < 0x80 ? 0 : lead >= 0xC2 && lead < 0xE0 ? 1 : lead >= 0xE0 && lead < 0xF0 ? 2
-              : lead >= 0xF0 && lead < 0xF5 ? 3 : -1;
+    int extra = lead < 0x80                   ? 0
+                : lead >= 0xC2 && lead < 0xE0 ? 1
+                : lead >= 0xE0 && lead < 0xF0 ? 2
+                : lead >= 0xF0 && lead < 0xF5 ? 3
+                                              : -1;
     if (extra < 0 || i + extra > text.size() - 1) return false;  // bad lead or cut short
     for (int k = 1; k <= extra; ++k) {
       if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return false;
@@ -31,7 +34,9 @@ bool valid_utf8(std::string_view text) {
   return true;
 }
 
-[[noreturn]] void bad(const std::string& reason) { throw Error(ErrorKind::kBadRequest, reason); }
+[[noreturn]] void bad(const std::string& reason) {
+  throw Error(ErrorKind::kBadRequest, reason);
+}
 
 int parse_dimension(std::string_view name, std::string_view value, int max) {
   // Digits only (leading zeros allowed, so w=0300 == w=300); no sign, no spaces.
@@ -101,8 +106,7 @@ std::string validate_key(std::string_view path) {
     if (first && segment == kReservedSegment) {
       throw Error(ErrorKind::kNotFound, "reserved path");
     }
-    if (std::any_of(segment.begin(), segment.end(),
-                    [](unsigned char c) { return c < 0x20 || c == 0x7F; })) {
+    if (std::any_of(segment.begin(), segment.end(), [](unsigned char c) { return c < 0x20 || c == 0x7F; })) {
       bad("path contains a control character");
     }
     first = false;

@@ -70,7 +70,9 @@ FsStorage::FsStorage(const std::string& root) : root_(root) {
   if (root_fd_ < 0) throw std::invalid_argument("invalid root '" + root + "': " + std::strerror(errno));
 }
 
-FsStorage::~FsStorage() { ::close(root_fd_); }
+FsStorage::~FsStorage() {
+  ::close(root_fd_);
+}
 
 int FsStorage::open_beneath(const std::string& key, int flags) const {
   struct open_how how {};
@@ -147,7 +149,8 @@ void FsStorage::put(const std::string& key, std::string_view bytes, const PutOpt
     Fd parent{open_beneath(top ? "." : key.substr(0, previous), O_RDONLY | O_DIRECTORY)};
     std::string name = key.substr(top ? 0 : previous + 1, top ? slash : slash - previous - 1);
     if (parent.fd < 0) store_failure("cannot open folder");
-    if (::mkdirat(parent.fd, name.c_str(), 0755) != 0 && errno != EEXIST) store_failure("cannot create folder");
+    if (::mkdirat(parent.fd, name.c_str(), 0755) != 0 && errno != EEXIST)
+      store_failure("cannot create folder");
   }
   auto slash = key.rfind('/');
   std::string dir = slash == std::string::npos ? "." : key.substr(0, slash);

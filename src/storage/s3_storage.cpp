@@ -73,9 +73,8 @@ bool valid_bucket_name(std::string_view bucket) {
   // AWS allows [a-z0-9.-]; other S3 stores also accept upper case and '_'. Anything
   // beyond that would need encoding in a host name or break the URL, so refuse it.
   if (bucket.empty() || bucket.size() > 255) return false;
-  return std::all_of(bucket.begin(), bucket.end(), [](unsigned char c) {
-    return std::isalnum(c) || c == '.' || c == '-' || c == '_';
-  });
+  return std::all_of(bucket.begin(), bucket.end(),
+                     [](unsigned char c) { return std::isalnum(c) || c == '.' || c == '-' || c == '_'; });
 }
 
 bool valid_region(std::string_view region) {
@@ -115,9 +114,9 @@ Endpoint parse_endpoint(std::string_view url, std::string_view setting) {
     const std::size_t colon = authority.find(':');
     endpoint.host = std::string(authority.substr(0, colon));
     if (colon != std::string_view::npos) port = authority.substr(colon + 1);
-    const bool host_ok = std::all_of(
-        endpoint.host.begin(), endpoint.host.end(),
-        [](unsigned char c) { return std::isalnum(c) || c == '.' || c == '-' || c == '_'; });
+    const bool host_ok = std::all_of(endpoint.host.begin(), endpoint.host.end(), [](unsigned char c) {
+      return std::isalnum(c) || c == '.' || c == '-' || c == '_';
+    });
     if (!host_ok) throw fail("bad host");
   }
   if (endpoint.host.empty() || endpoint.host == "[]") throw fail("no host");
@@ -248,8 +247,7 @@ ObjectInfo info_from_headers(const std::map<std::string, std::string>& headers) 
       info.last_modified = parse_http_date(value).value_or(0);
     } else if (name == "content-type") {
       info.content_type = value;
-    } else if (name.size() > kMetaPrefix.size() &&
-               name.compare(0, kMetaPrefix.size(), kMetaPrefix) == 0) {
+    } else if (name.size() > kMetaPrefix.size() && name.compare(0, kMetaPrefix.size(), kMetaPrefix) == 0) {
       info.metadata[name.substr(kMetaPrefix.size())] = value;
     }
   }
@@ -289,8 +287,7 @@ bool valid_header_name(std::string_view name) {
 }
 
 bool valid_header_value(std::string_view value) {
-  return std::all_of(value.begin(), value.end(),
-                     [](unsigned char c) { return c >= 0x20 && c < 0x7f; });
+  return std::all_of(value.begin(), value.end(), [](unsigned char c) { return c >= 0x20 && c < 0x7f; });
 }
 
 }  // namespace
@@ -304,10 +301,9 @@ std::optional<std::int64_t> parse_http_date(std::string_view text) {
   int day = 0, year = 0, hour = 0, minute = 0, second = 0, consumed = 0;
   char month_name[4] = {};
   char zone[4] = {};
-  const int fields = std::sscanf(input.c_str(), "%*3[A-Za-z], %2d %3[A-Za-z] %4d %2d:%2d:%2d %3s%n",
-                                 &day, month_name, &year, &hour, &minute, &second, zone, &consumed);
-  if (fields != 7 || static_cast<std::size_t>(consumed) != input.size() ||
-      std::string_view(zone) != "GMT") {
+  const int fields = std::sscanf(input.c_str(), "%*3[A-Za-z], %2d %3[A-Za-z] %4d %2d:%2d:%2d %3s%n", &day,
+                                 month_name, &year, &hour, &minute, &second, zone, &consumed);
+  if (fields != 7 || static_cast<std::size_t>(consumed) != input.size() || std::string_view(zone) != "GMT") {
     return std::nullopt;
   }
   int month = -1;
@@ -337,8 +333,8 @@ S3Config s3_config_from_environment(const std::string& storage_url) {
   const std::size_t slash = rest.find('/');
   config.bucket = std::string(rest.substr(0, slash));
   if (config.bucket.empty()) {
-    throw std::invalid_argument("storage URL has no bucket (want s3://BUCKET[/PREFIX]): '" +
-                                storage_url + "'");
+    throw std::invalid_argument("storage URL has no bucket (want s3://BUCKET[/PREFIX]): '" + storage_url +
+                                "'");
   }
   if (!valid_bucket_name(config.bucket)) {
     throw std::invalid_argument("storage URL has an invalid bucket name: '" + storage_url + "'");
@@ -371,8 +367,7 @@ S3Config s3_config_from_environment(const std::string& storage_url) {
     // that the *.s3 certificate does not cover.
     config.path_style = !config.endpoint.empty() || config.bucket.find('.') != std::string::npos;
   } else {
-    throw std::invalid_argument("IF_S3_ADDRESSING must be 'path' or 'virtual', not '" + addressing +
-                                "'");
+    throw std::invalid_argument("IF_S3_ADDRESSING must be 'path' or 'virtual', not '" + addressing + "'");
   }
 
   load_credentials(config);
@@ -560,8 +555,7 @@ std::size_t on_upload(char* buffer, std::size_t size, std::size_t count, void* u
 // out to be closed).
 int on_seek(void* user, curl_off_t offset, int origin) {
   auto& transfer = *static_cast<Transfer*>(user);
-  if (origin != SEEK_SET || offset < 0 ||
-      static_cast<std::uint64_t>(offset) > transfer.upload.size()) {
+  if (origin != SEEK_SET || offset < 0 || static_cast<std::uint64_t>(offset) > transfer.upload.size()) {
     return CURL_SEEKFUNC_CANTSEEK;
   }
   transfer.upload_offset = static_cast<std::size_t>(offset);
@@ -607,8 +601,7 @@ Error unavailable(const std::string& what) {
 
 // ---- S3Storage ----------------------------------------------------------------------
 
-S3Storage::S3Storage(S3Config config)
-    : config_(std::move(config)), pool_(std::make_unique<HandlePool>()) {
+S3Storage::S3Storage(S3Config config) : config_(std::move(config)), pool_(std::make_unique<HandlePool>()) {
   static std::once_flag curl_initialized;
   std::call_once(curl_initialized, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 
@@ -624,15 +617,14 @@ S3Storage::S3Storage(S3Config config)
   while (!config_.prefix.empty() && config_.prefix.back() == '/') config_.prefix.pop_back();
   while (!config_.prefix.empty() && config_.prefix.front() == '/') config_.prefix.erase(0, 1);
 
-  const std::string endpoint_url = config_.endpoint.empty()
-                                       ? "https://s3." + config_.region + ".amazonaws.com"
-                                       : config_.endpoint;
+  const std::string endpoint_url =
+      config_.endpoint.empty() ? "https://s3." + config_.region + ".amazonaws.com" : config_.endpoint;
   const Endpoint endpoint = parse_endpoint(endpoint_url, "S3 endpoint");
   scheme_ = endpoint.scheme;
   host_header_ = config_.path_style ? endpoint.host : config_.bucket + "." + endpoint.host;
   // curl leaves a default port out of Host; we send our own Host, so do the same.
-  const bool default_port = (scheme_ == "http" && endpoint.port == "80") ||
-                            (scheme_ == "https" && endpoint.port == "443");
+  const bool default_port =
+      (scheme_ == "http" && endpoint.port == "80") || (scheme_ == "https" && endpoint.port == "443");
   if (!endpoint.port.empty() && !default_port) host_header_ += ":" + endpoint.port;
 
   credentials_ = {config_.access_key, config_.secret_key, config_.session_token};
@@ -849,8 +841,7 @@ void S3Storage::put(const std::string& key, std::string_view bytes, const PutOpt
     const std::string code = error_code(response.body);
     throw unavailable("store refused write (403" + (code.empty() ? "" : " " + code) + ")");
   }
-  throw unavailable("store rejected write (" + failure_reason(response.status, response.body) +
-                    ")");
+  throw unavailable("store rejected write (" + failure_reason(response.status, response.body) + ")");
 }
 
 void S3Storage::remove(const std::string& key) {

@@ -81,8 +81,8 @@ std::string uri_encode(std::string_view text, bool encode_slash) {
   out.reserve(text.size());
   for (char ch : text) {
     const auto c = static_cast<unsigned char>(ch);
-    const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                            (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == '~';
+    const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                            c == '-' || c == '_' || c == '.' || c == '~';
     if (unreserved || (c == '/' && !encode_slash)) {
       out.push_back(ch);
     } else {
@@ -160,10 +160,9 @@ SigV4Result sign_v4(const SigV4Request& request, std::string_view region, std::s
                              canonical_query_string(request.query) + "\n" + headers_block + "\n" +
                              signed_headers + "\n" + request.payload_sha256;
 
-  const std::string scope =
-      date + "/" + std::string(region) + "/" + std::string(service) + "/aws4_request";
-  result.string_to_sign = std::string(kAlgorithm) + "\n" + amz_date + "\n" + scope + "\n" +
-                          sha256_hex(result.canonical_request);
+  const std::string scope = date + "/" + std::string(region) + "/" + std::string(service) + "/aws4_request";
+  result.string_to_sign =
+      std::string(kAlgorithm) + "\n" + amz_date + "\n" + scope + "\n" + sha256_hex(result.canonical_request);
 
   const Digest date_key = hmac_sha256("AWS4" + credentials.secret_key, date);
   const Digest region_key = hmac_sha256(as_view(date_key), region);
@@ -173,10 +172,9 @@ SigV4Result sign_v4(const SigV4Request& request, std::string_view region, std::s
   result.signature = to_hex(signature.data(), signature.size());
 
   // The access key goes in whole: a ':' in it (Swift "account:user") is legal here.
-  result.headers.emplace_back("Authorization", std::string(kAlgorithm) +
-                                                   " Credential=" + credentials.access_key + "/" +
-                                                   scope + ", SignedHeaders=" + signed_headers +
-                                                   ", Signature=" + result.signature);
+  result.headers.emplace_back(
+      "Authorization", std::string(kAlgorithm) + " Credential=" + credentials.access_key + "/" + scope +
+                           ", SignedHeaders=" + signed_headers + ", Signature=" + result.signature);
   return result;
 }
 

@@ -3,12 +3,12 @@
 // a request, asks sign_v4() for the headers to add, and sends exactly what it signed.
 #pragma once
 
-#include "common/hash.h"  // sha256_hex, for payload hashes
 #include <chrono>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+#include "common/hash.h"  // sha256_hex, for payload hashes
 
 namespace imageflex {
 
@@ -61,6 +61,5 @@ std::string canonical_query_string(const NameValueList& query);
 
 // "20130524T000000Z" (UTC).
 std::string format_amz_date(std::chrono::system_clock::time_point when);
-
 
 }  // namespace imageflex

@@ -25,8 +25,8 @@ struct Object {
 };
 
 struct GetOptions {
-  std::string if_match;               // non-empty: fail with kPreconditionFailed unless etag matches
-  std::string if_none_match;          // non-empty: kNotModified when etag matches
+  std::string if_match;                  // non-empty: fail with kPreconditionFailed unless etag matches
+  std::string if_none_match;             // non-empty: kNotModified when etag matches
   std::uint64_t max_bytes = UINT64_MAX;  // larger objects give kTooLarge without reading the body
 };
 

@@ -60,7 +60,8 @@ TEST(CliTest, FlagsWinOverTheEnvironment) {
 TEST(CliTest, ConvertMakesWhatTheServerMakes) {
   const std::string dir = make_temp_dir();
   write_file(dir + "/landscape.jpg", fixture("landscape.jpg"));
-  auto result = run_command({imageflex_binary(), "convert", dir + "/landscape.jpg", dir + "/out.webp", "w=200"});
+  auto result =
+      run_command({imageflex_binary(), "convert", dir + "/landscape.jpg", dir + "/out.webp", "w=200"});
   ASSERT_EQ(result.status, 0) << result.output;
   const std::string converted = read_file(dir + "/out.webp");
   Decoded d = decode(converted);

@@ -27,7 +27,8 @@ TEST_P(EngineTest, DistinctVariantsRunInParallelAndAllComplete) {
   for (int i = 0; i < 8; ++i) {
     threads.emplace_back([&, i] {
       HttpClient client;
-      statuses[i] = client.get(service().server().url("/landscape.jpg?f=webp&w=" + std::to_string(100 + i))).status;
+      statuses[i] =
+          client.get(service().server().url("/landscape.jpg?f=webp&w=" + std::to_string(100 + i))).status;
     });
   }
   for (auto& t : threads) t.join();

@@ -26,9 +26,9 @@ void expect_reason(const HttpResponse& response, long status, const std::string&
 
 TEST_P(ErrorsTest, BadParametersAre400WithAReason) {
   const char* table[] = {
-      "/landscape.jpg?w=abc", "/landscape.jpg?w=0",       "/landscape.jpg?w=-1",     "/landscape.jpg?w=100000",
-      "/landscape.jpg?h=1e3", "/landscape.jpg?f=bmp",     "/landscape.jpg?fit=zoom", "/landscape.jpg?q=0",
-      "/landscape.jpg?q=101", "/landscape.jpg?w=1&w=2",   "/landscape.jpg?enlarge=2", "/bad%zzescape.jpg",
+      "/landscape.jpg?w=abc", "/landscape.jpg?w=0",     "/landscape.jpg?w=-1",      "/landscape.jpg?w=100000",
+      "/landscape.jpg?h=1e3", "/landscape.jpg?f=bmp",   "/landscape.jpg?fit=zoom",  "/landscape.jpg?q=0",
+      "/landscape.jpg?q=101", "/landscape.jpg?w=1&w=2", "/landscape.jpg?enlarge=2", "/bad%zzescape.jpg",
   };
   for (const char* path : table) expect_reason(get(path), 400, path);
   EXPECT_EQ(get("/landscape.jpg?w=abc").body, "w must be a whole number of pixels from 1 to 8192\n");

@@ -96,7 +96,8 @@ TEST_P(HttpApiTest, NegotiatesTheFormatFromAccept) {
     if (row.accept) headers.push_back(std::string("Accept: ") + row.accept);
     auto response = get(row.path, headers);
     EXPECT_EQ(response.status, 200) << row.path;
-    EXPECT_EQ(response.header("content-type"), row.content_type) << row.path << " Accept: " << (row.accept ?: "-");
+    EXPECT_EQ(response.header("content-type"), row.content_type)
+        << row.path << " Accept: " << (row.accept ?: "-");
     EXPECT_EQ(response.header("vary"), "Accept") << row.path;
     // What the header claims is what the bytes are.
     auto sniffed = decode(response.body).loader;
@@ -113,9 +114,9 @@ TEST_P(HttpApiTest, NegotiatesTheFormatFromAccept) {
 
 TEST_P(HttpApiTest, EquivalentRequestsAreOneVariant) {
   const char* spellings[] = {
-      "/landscape.jpg?w=300&f=jpeg", "/landscape.jpg?w=0300&f=jpeg", "/landscape.jpg?f=jpg&w=300",
-      "/landscape.jpg?f=JPEG&w=300&utm_source=news", "/landscape.jpg?w=300&f=jpeg&q=80",
-      "/landscape.jpg?w=300&fit=contain&f=jpeg",
+      "/landscape.jpg?w=300&f=jpeg",      "/landscape.jpg?w=0300&f=jpeg",
+      "/landscape.jpg?f=jpg&w=300",       "/landscape.jpg?f=JPEG&w=300&utm_source=news",
+      "/landscape.jpg?w=300&f=jpeg&q=80", "/landscape.jpg?w=300&fit=contain&f=jpeg",
   };
   std::string first_body;
   for (const char* path : spellings) {

@@ -16,7 +16,9 @@ namespace imageflex::test {
 
 class ServiceTest : public ::testing::TestWithParam<Backend> {
  protected:
-  void SetUp() override { service_ = std::make_unique<ServiceUnderTest>(GetParam(), server_args(), server_env()); }
+  void SetUp() override {
+    service_ = std::make_unique<ServiceUnderTest>(GetParam(), server_args(), server_env());
+  }
   void TearDown() override { service_.reset(); }
   virtual std::vector<std::string> server_args() { return {}; }
   virtual std::map<std::string, std::string> server_env() { return {}; }
@@ -34,11 +36,11 @@ inline std::string backend_label(const ::testing::TestParamInfo<Backend>& info) 
   return backend_name(info.param);
 }
 
-#define IMAGEFLEX_ON_EVERY_BACKEND(suite)                                                                   \
-  INSTANTIATE_TEST_SUITE_P(Backends, suite,                                                                 \
-                           ::testing::Values(::imageflex::test::Backend::kFilesystem,                       \
-                                             ::imageflex::test::Backend::kS3),                              \
-                           ::imageflex::test::backend_label)
+#define IMAGEFLEX_ON_EVERY_BACKEND(suite)                                                          \
+  INSTANTIATE_TEST_SUITE_P(                                                                        \
+      Backends, suite,                                                                             \
+      ::testing::Values(::imageflex::test::Backend::kFilesystem, ::imageflex::test::Backend::kS3), \
+      ::imageflex::test::backend_label)
 
 // Asserts a 200 image response of this loader ("jpegload", "webpload", ...) and size.
 inline Decoded expect_image(const HttpResponse& response, const std::string& loader, int width, int height) {
@@ -51,7 +53,9 @@ inline Decoded expect_image(const HttpResponse& response, const std::string& loa
   return d;
 }
 
-inline std::vector<double> rgb(const double (&colour)[3]) { return {colour[0], colour[1], colour[2]}; }
+inline std::vector<double> rgb(const double (&colour)[3]) {
+  return {colour[0], colour[1], colour[2]};
+}
 
 // The first three bands of a measured colour (drops alpha).
 inline std::vector<double> rgb_of(std::vector<double> measured) {

@@ -51,14 +51,15 @@ TEST_P(PicturesTest, AnimationKeepsEveryFrame) {
       {"/animated.gif?w=30&f=webp", "*/*", "webpload"},
       {"/animated.webp?w=30&f=gif", "*/*", "gifload"},
   };
-  const double (*colours[])[3] = {&kRed, &kGreen, &kBlue};
+  const double(*colours[])[3] = {&kRed, &kGreen, &kBlue};
   for (const auto& row : table) {
     auto response = get(row.path, {std::string("Accept: ") + row.accept});
     Decoded d = expect_image(response, row.loader, 30, 20);
     EXPECT_EQ(d.frames, 3) << row.path << " " << row.accept;
     if (d.frames != 3) continue;
     for (int frame = 0; frame < 3; ++frame) {
-      EXPECT_LT(colour_distance(rgb_of(mean_colour(response.body, 5, 5, 20, 10, frame)), rgb(*colours[frame])), 25)
+      EXPECT_LT(
+          colour_distance(rgb_of(mean_colour(response.body, 5, 5, 20, 10, frame)), rgb(*colours[frame])), 25)
           << row.path << " frame " << frame;
     }
   }
@@ -72,9 +73,10 @@ TEST_P(PicturesTest, AnimationToAStillFormatTakesTheFirstFrame) {
 }
 
 TEST_P(PicturesTest, CmykAndSixteenBitBecomeEightBitSrgb) {
-  const std::pair<const char*, const double(*)[3]> table[] = {
-      {"/cmyk.jpg?w=50&f=png", &kBrick}, {"/cmyk.jpg?w=50&f=webp", &kBrick},
-      {"/deep16.png?w=50&f=png", &kRed}, {"/deep16.png?w=50&f=webp", &kRed}};
+  const std::pair<const char*, const double(*)[3]> table[] = {{"/cmyk.jpg?w=50&f=png", &kBrick},
+                                                              {"/cmyk.jpg?w=50&f=webp", &kBrick},
+                                                              {"/deep16.png?w=50&f=png", &kRed},
+                                                              {"/deep16.png?w=50&f=webp", &kRed}};
   for (const auto& [path, colour] : table) {
     auto response = get(path);
     ASSERT_EQ(response.status, 200) << path;
@@ -100,8 +102,9 @@ TEST_P(PicturesTest, MetadataIsStrippedFromVariants) {
 
 TEST_P(PicturesTest, VariantsLookLikeTheOriginal) {
   const auto original = dhash(fixture("landscape.jpg"));
-  for (const char* path : {"/landscape.jpg?w=320&f=jpeg", "/landscape.jpg?w=320&f=webp", "/landscape.jpg?w=320&f=avif",
-                           "/landscape.jpg?w=320&f=png", "/landscape.jpg?w=320&f=gif", "/photo.tiff?w=200"}) {
+  for (const char* path :
+       {"/landscape.jpg?w=320&f=jpeg", "/landscape.jpg?w=320&f=webp", "/landscape.jpg?w=320&f=avif",
+        "/landscape.jpg?w=320&f=png", "/landscape.jpg?w=320&f=gif", "/photo.tiff?w=200"}) {
     auto response = get(path);
     ASSERT_EQ(response.status, 200) << path;
     EXPECT_LE(hamming(dhash(response.body), original), 4) << path;

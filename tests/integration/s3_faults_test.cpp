@@ -25,7 +25,8 @@ TEST(S3FaultsTest, AnOutageIsA503AndTheServiceRecovers) {
     auto response = client.get(server.url(path));
     EXPECT_EQ(response.status, 503) << path << ": " << response.body;
     EXPECT_EQ(response.header("retry-after"), "1");
-    EXPECT_EQ(response.body.find("127.0.0.1"), std::string::npos) << "no internal addresses: " << response.body;
+    EXPECT_EQ(response.body.find("127.0.0.1"), std::string::npos)
+        << "no internal addresses: " << response.body;
   }
   EXPECT_EQ(client.get(server.url("/_imageflex/health")).status, 200) << "the service stays up";
 
@@ -56,12 +57,14 @@ TEST(S3FaultsTest, AnOriginalOverwrittenWhileServedIsNeverMixed) {
   HttpClient client;
   int served = 0;
   for (int i = 0; !done || i < 10; ++i) {
-    for (const std::string& path : {std::string("/flip.jpg"), "/flip.jpg?f=png&w=" + std::to_string(60 + i % 40)}) {
+    for (const std::string& path :
+         {std::string("/flip.jpg"), "/flip.jpg?f=png&w=" + std::to_string(60 + i % 40)}) {
       auto response = client.get(server.url(path));
       if (response.status == 503) continue;  // "changed while being read; retry" is allowed
       ASSERT_EQ(response.status, 200) << path << ": " << response.body;
       const auto hash = dhash(response.body);
-      EXPECT_TRUE(hamming(hash, hash_one) <= 4 || hamming(hash, hash_two) <= 4) << path << ": a mixed picture";
+      EXPECT_TRUE(hamming(hash, hash_one) <= 4 || hamming(hash, hash_two) <= 4)
+          << path << ": a mixed picture";
       ++served;
     }
   }

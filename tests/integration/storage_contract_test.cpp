@@ -27,8 +27,8 @@ class StorageContractTest : public ::testing::TestWithParam<Backend> {
   std::string root_;
   std::unique_ptr<Storage> store_;
 };
-INSTANTIATE_TEST_SUITE_P(Backends, StorageContractTest,
-                         ::testing::Values(Backend::kFilesystem, Backend::kS3), backend_label);
+INSTANTIATE_TEST_SUITE_P(Backends, StorageContractTest, ::testing::Values(Backend::kFilesystem, Backend::kS3),
+                         backend_label);
 
 TEST_P(StorageContractTest, PutThenStatAndGet) {
   PutOptions options;

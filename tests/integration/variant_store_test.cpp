@@ -99,15 +99,16 @@ TEST_P(VariantStoreTest, TheReservedPrefixIsNotAnOriginal) {
 
 TEST_P(VariantStoreTest, PathsNeverLeaveTheStore) {
   const char* hostile[] = {
-      "/../../../../etc/passwd",    "/%2e%2e/%2e%2e/etc/passwd",   "/%2E%2E%2F%2E%2E%2Fetc%2Fpasswd",
-      "/..%2f..%2fetc%2fpasswd",    "/a/..%5c..%5cetc%5cpasswd",   "/landscape.jpg%00.png",
-      "/landscape.jpg%00",          "/%c0%ae%c0%ae/etc/passwd",     "//etc/passwd",
-      "/./landscape.jpg",           "/landscape.jpg/..",           "/..",
+      "/../../../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/%2E%2E%2F%2E%2E%2Fetc%2Fpasswd",
+      "/..%2f..%2fetc%2fpasswd", "/a/..%5c..%5cetc%5cpasswd", "/landscape.jpg%00.png",
+      "/landscape.jpg%00",       "/%c0%ae%c0%ae/etc/passwd",  "//etc/passwd",
+      "/./landscape.jpg",        "/landscape.jpg/..",         "/..",
   };
   for (const char* path : hostile) {
     for (const char* query : {"", "?w=10"}) {
       auto response = get(std::string(path) + query);
-      EXPECT_TRUE(response.status == 400 || response.status == 404) << path << query << " → " << response.status;
+      EXPECT_TRUE(response.status == 400 || response.status == 404)
+          << path << query << " → " << response.status;
       EXPECT_EQ(response.body.find("root:"), std::string::npos);
       EXPECT_EQ(response.body.find("/tmp"), std::string::npos) << "no internal paths in errors";
     }
@@ -124,7 +125,8 @@ TEST_P(VariantStoreTest, AFailedRequestLeavesNothingInTheStore) {
 
 // Filesystem only: symlinks that point out of the root are not followed.
 class FilesystemJailTest : public ServiceTest {};
-INSTANTIATE_TEST_SUITE_P(Backends, FilesystemJailTest, ::testing::Values(Backend::kFilesystem), backend_label);
+INSTANTIATE_TEST_SUITE_P(Backends, FilesystemJailTest, ::testing::Values(Backend::kFilesystem),
+                         backend_label);
 
 TEST_P(FilesystemJailTest, SymlinksOutOfTheRootAreNotFollowed) {
   const std::string outside = make_temp_dir();
@@ -132,8 +134,8 @@ TEST_P(FilesystemJailTest, SymlinksOutOfTheRootAreNotFollowed) {
   ASSERT_EQ(::symlink((outside + "/secret.jpg").c_str(), (service().root() + "/link.jpg").c_str()), 0);
   ASSERT_EQ(::symlink(outside.c_str(), (service().root() + "/linkdir").c_str()), 0);
   ASSERT_EQ(::symlink("/etc/passwd", (service().root() + "/passwd.jpg").c_str()), 0);
-  for (const char* path : {"/link.jpg", "/link.jpg?w=10", "/linkdir/secret.jpg", "/linkdir/secret.jpg?w=10",
-                           "/passwd.jpg"}) {
+  for (const char* path :
+       {"/link.jpg", "/link.jpg?w=10", "/linkdir/secret.jpg", "/linkdir/secret.jpg?w=10", "/passwd.jpg"}) {
     EXPECT_EQ(get(path).status, 404) << path;
   }
   // A symlink that stays inside the root is fine.

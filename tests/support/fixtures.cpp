@@ -104,9 +104,9 @@ void write_fixtures(const std::string& dir) {
   put("png_named.jpg", save(landscape, ".png"));  // a PNG under a .jpg name
 
   // stripes: 900x300, red | green | blue thirds; a centred square crop is all green.
-  put("stripes.jpg", save(side_by_side(side_by_side(solid(300, 300, kRed), solid(300, 300, kGreen)),
-                                       solid(300, 300, kBlue)),
-                          ".jpg", VImage::option()->set("Q", 90)));
+  put("stripes.jpg",
+      save(side_by_side(side_by_side(solid(300, 300, kRed), solid(300, 300, kGreen)), solid(300, 300, kBlue)),
+           ".jpg", VImage::option()->set("Q", 90)));
 
   // portrait_exif6: upright it is 300x200, red left | blue right; stored rotated a quarter
   // turn anticlockwise with EXIF orientation 6 ("rotate 90 clockwise to view").
@@ -118,12 +118,14 @@ void write_fixtures(const std::string& dir) {
   // alpha: 200x100, opaque red left half, fully transparent right half.
   VImage opaque = solid(100, 100, kRed).bandjoin(255);
   VImage clear = solid(100, 100, kBlue).bandjoin(0);
-  VImage alpha = side_by_side(opaque, clear).copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
+  VImage alpha =
+      side_by_side(opaque, clear).copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
   put("alpha.png", save(alpha, ".png"));
   put("alpha.tiff", save(alpha, ".tif"));
 
   // animated: 3 frames of 60x40, red, green, blue.
-  VImage strip = solid(60, 40, kRed).join(solid(60, 40, kGreen), VIPS_DIRECTION_VERTICAL)
+  VImage strip = solid(60, 40, kRed)
+                     .join(solid(60, 40, kGreen), VIPS_DIRECTION_VERTICAL)
                      .join(solid(60, 40, kBlue), VIPS_DIRECTION_VERTICAL)
                      .copy();
   strip.set("page-height", 40);

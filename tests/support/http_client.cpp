@@ -37,7 +37,9 @@ HttpClient::HttpClient() {
   curl_ = curl_easy_init();
 }
 
-HttpClient::~HttpClient() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
+HttpClient::~HttpClient() {
+  curl_easy_cleanup(static_cast<CURL*>(curl_));
+}
 
 HttpResponse HttpClient::request(const std::string& method, const std::string& url,
                                  const std::vector<std::string>& headers) {
@@ -55,16 +57,19 @@ HttpResponse HttpClient::request(const std::string& method, const std::string& u
   curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_NOBODY, method == "HEAD" ? 1L : 0L);
-  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method == "GET" || method == "HEAD" ? nullptr : method.c_str());
+  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST,
+                   method == "GET" || method == "HEAD" ? nullptr : method.c_str());
   CURLcode code = curl_easy_perform(curl);
   curl_slist_free_all(list);
-  if (code != CURLE_OK) throw std::runtime_error(std::string("HTTP request failed: ") + curl_easy_strerror(code));
+  if (code != CURLE_OK)
+    throw std::runtime_error(std::string("HTTP request failed: ") + curl_easy_strerror(code));
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
   curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &response.new_connections);
   return response;
 }
 
-std::vector<HttpResponse> concurrent_get(const std::string& url, int count, const std::vector<std::string>& headers) {
+std::vector<HttpResponse> concurrent_get(const std::string& url, int count,
+                                         const std::vector<std::string>& headers) {
   std::vector<HttpResponse> results(static_cast<std::size_t>(count));
   std::vector<std::thread> threads;
   for (int i = 0; i < count; ++i) {

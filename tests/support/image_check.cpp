@@ -44,7 +44,8 @@ Decoded decode(const std::string& bytes) {
   return d;
 }
 
-std::vector<double> mean_colour(const std::string& bytes, int left, int top, int width, int height, int frame) {
+std::vector<double> mean_colour(const std::string& bytes, int left, int top, int width, int height,
+                                int frame) {
   VImage image = load_all(bytes);
   int page_height = image.get_typeof("page-height") ? image.get_int("page-height") : image.height();
   VImage area = image.extract_area(left, frame * page_height + top, width, height);
@@ -72,11 +73,14 @@ std::uint64_t dhash(const std::string& bytes) {
   return hash;
 }
 
-int hamming(std::uint64_t a, std::uint64_t b) { return std::popcount(a ^ b); }
+int hamming(std::uint64_t a, std::uint64_t b) {
+  return std::popcount(a ^ b);
+}
 
 double colour_distance(const std::vector<double>& a, const std::vector<double>& b) {
   double worst = 0;
-  for (std::size_t i = 0; i < std::min(a.size(), b.size()); ++i) worst = std::max(worst, std::abs(a[i] - b[i]));
+  for (std::size_t i = 0; i < std::min(a.size(), b.size()); ++i)
+    worst = std::max(worst, std::abs(a[i] - b[i]));
   return worst;
 }
 

@@ -12,7 +12,7 @@ namespace imageflex::test {
 struct Decoded {
   std::string loader;  // "jpegload", "pngload", "webpload", "heifload", "gifload", ...
   int width = 0;
-  int height = 0;      // one frame
+  int height = 0;  // one frame
   int frames = 1;
   int bands = 0;
   bool alpha = false;
@@ -25,7 +25,8 @@ struct Decoded {
 Decoded decode(const std::string& bytes);  // throws if libvips cannot read it
 
 // Mean of each band over a rectangle of frame `frame` (sRGB; alpha band included).
-std::vector<double> mean_colour(const std::string& bytes, int left, int top, int width, int height, int frame = 0);
+std::vector<double> mean_colour(const std::string& bytes, int left, int top, int width, int height,
+                                int frame = 0);
 
 // 64-bit difference hash of the whole first frame (resized to 9x8 grey); and the
 // number of differing bits between two hashes (0 = same picture, > 10 = different).

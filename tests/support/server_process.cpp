@@ -30,7 +30,8 @@ std::vector<std::string> merged_environment(const std::map<std::string, std::str
 }
 
 // fork + exec with stdout (and stderr) into a pipe; returns the pid.
-pid_t spawn(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env, int* out_fd) {
+pid_t spawn(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+            int* out_fd) {
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
   auto env_strings = merged_environment(env);
@@ -97,7 +98,9 @@ ServerProcess::ServerProcess(std::vector<std::string> args, std::map<std::string
   });
 }
 
-ServerProcess::~ServerProcess() { stop(); }
+ServerProcess::~ServerProcess() {
+  stop();
+}
 
 std::string ServerProcess::url(const std::string& path_and_query) const {
   return "http://127.0.0.1:" + std::to_string(port_) + path_and_query;
@@ -162,7 +165,8 @@ void ServerProcess::kill_now() {
   }
 }
 
-CommandResult run_command(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env) {
+CommandResult run_command(const std::vector<std::string>& argv,
+                          const std::map<std::string, std::string>& env) {
   int fd = -1;
   pid_t pid = spawn(argv, env, &fd);
   CommandResult result;

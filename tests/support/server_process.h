@@ -26,11 +26,11 @@ class ServerProcess {
   std::string output() const;  // stdout so far (the access log)
   // True once stdout matches `pattern` (an ECMAScript regex), waiting up to `seconds`.
   bool wait_for_output(const std::string& pattern, double seconds = 3) const;
-  long peak_rss_kb() const;    // VmHWM
-  void stop();                 // SIGTERM, wait
-  void terminate();            // SIGTERM, no wait
+  long peak_rss_kb() const;            // VmHWM
+  void stop();                         // SIGTERM, wait
+  void terminate();                    // SIGTERM, no wait
   bool exited_within(double seconds);  // reaps the process if it has exited
-  void kill_now();             // SIGKILL, wait
+  void kill_now();                     // SIGKILL, wait
 
  private:
   pid_t pid_ = -1;
@@ -46,7 +46,8 @@ struct CommandResult {
   int status = -1;
   std::string output;
 };
-CommandResult run_command(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {});
+CommandResult run_command(const std::vector<std::string>& argv,
+                          const std::map<std::string, std::string>& env = {});
 
 std::string imageflex_binary();
 

@@ -42,11 +42,17 @@ const std::string& fixture_dir() {
 
 }  // namespace
 
-std::string source_dir() { return IMAGEFLEX_SOURCE_DIR; }
+std::string source_dir() {
+  return IMAGEFLEX_SOURCE_DIR;
+}
 
-std::string fixture(const std::string& name) { return read_file(fixture_dir() + "/" + name); }
+std::string fixture(const std::string& name) {
+  return read_file(fixture_dir() + "/" + name);
+}
 
-std::string backend_name(Backend backend) { return backend == Backend::kS3 ? "S3" : "Filesystem"; }
+std::string backend_name(Backend backend) {
+  return backend == Backend::kS3 ? "S3" : "Filesystem";
+}
 
 // Reuses the server the ctest fixture `swift` started (IMAGEFLEX_TEST_STATE/swift), else starts one.
 SwiftServer& SwiftServer::shared() {
@@ -68,7 +74,10 @@ SwiftServer::SwiftServer(std::string dir, bool owned) : dir_(std::move(dir)), ow
 }
 
 SwiftServer::SwiftServer(SwiftServer&& other) noexcept
-    : dir_(std::move(other.dir_)), owned_(other.owned_), port_(std::move(other.port_)), env_(std::move(other.env_)) {
+    : dir_(std::move(other.dir_)),
+      owned_(other.owned_),
+      port_(std::move(other.port_)),
+      env_(std::move(other.env_)) {
   other.owned_ = false;
 }
 
@@ -89,7 +98,9 @@ void SwiftServer::start() {
   if (std::regex_search(endpoint, match, std::regex(":([0-9]+)$"))) port_ = match[1];
 }
 
-void SwiftServer::stop() { run_command({"/bin/bash", source_dir() + "/deploy/swift/stop.sh", dir_}); }
+void SwiftServer::stop() {
+  run_command({"/bin/bash", source_dir() + "/deploy/swift/stop.sh", dir_});
+}
 
 std::string SwiftServer::new_bucket() {
   static std::mt19937 random{std::random_device{}()};
@@ -139,7 +150,9 @@ ServiceUnderTest::~ServiceUnderTest() {
   if (!root_.empty()) remove_tree(root_);
 }
 
-void ServiceUnderTest::start_server() { server_ = std::make_unique<ServerProcess>(args_, env_); }
+void ServiceUnderTest::start_server() {
+  server_ = std::make_unique<ServerProcess>(args_, env_);
+}
 
 void ServiceUnderTest::restart() {
   server_.reset();

@@ -53,7 +53,8 @@ std::string riff(const std::string& chunks) {
 TEST(FormatTest, StripsWebpMetadataChunks) {
   const std::string vp8x = chunk("VP8X", std::string("\x2C\0\0\0\0\0\0\0\0\0", 10));
   const std::string image = chunk("VP8 ", "pixels");
-  const std::string with = riff(vp8x + chunk("ICCP", "icc") + image + chunk("EXIF", "exif!") + chunk("XMP ", "x"));
+  const std::string with =
+      riff(vp8x + chunk("ICCP", "icc") + image + chunk("EXIF", "exif!") + chunk("XMP ", "x"));
   const std::string stripped = strip_webp_metadata(with);
   const std::string expected_vp8x = chunk("VP8X", std::string(10, '\0'));
   EXPECT_EQ(stripped, riff(expected_vp8x + image));

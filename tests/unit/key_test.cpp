@@ -15,8 +15,8 @@ TEST(KeyTest, EquivalentRequestsShareOneKey) {
       {"/p.jpg?w=300", "/p.jpg?w=0300"},
       {"/p.jpg?w=300&f=jpg", "/p.jpg?f=jpeg&w=300"},
       {"/p.jpg?w=300&h=200", "/p.jpg?h=200&w=300&utm=1"},
-      {"/p.jpg?w=300&f=webp", "/p.jpg?w=300&f=webp&q=80"},  // q=80 is WebP's default
-      {"/p.jpg?w=300&fit=contain", "/p.jpg?w=300"},          // one side: fit is moot
+      {"/p.jpg?w=300&f=webp", "/p.jpg?w=300&f=webp&q=86"},  // q=86 is WebP's default
+      {"/p.jpg?w=300&fit=contain", "/p.jpg?w=300"},         // one side: fit is moot
       {"/p.jpg?w=300&h=200", "/p.jpg?w=300&h=200&fit=cover"},
   };
   for (const auto& [a, b] : same) EXPECT_EQ(key_for(a), key_for(b)) << a << " vs " << b;

@@ -28,8 +28,8 @@ using std::chrono::sys_days;
 using std::chrono::year;
 
 // Shared by all AWS examples.
-const AwsCredentials kExampleCredentials{"AKIAIOSFODNN7EXAMPLE",
-                                         "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", ""};
+const AwsCredentials kExampleCredentials{"AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                                         ""};
 constexpr const char* kExampleHost = "examplebucket.s3.amazonaws.com";
 
 std::chrono::system_clock::time_point example_time() {
@@ -61,8 +61,7 @@ TEST(SigV4, EmptyPayloadHashIsSha256OfNothing) {
 
 TEST(SigV4, FormatsAmzDate) {
   EXPECT_EQ(format_amz_date(example_time()), "20130524T000000Z");
-  EXPECT_EQ(format_amz_date(example_time() + std::chrono::seconds(3600 * 13 + 62)),
-            "20130524T130102Z");
+  EXPECT_EQ(format_amz_date(example_time() + std::chrono::seconds(3600 * 13 + 62)), "20130524T130102Z");
 }
 
 TEST(SigV4, AwsExampleGetObject) {
@@ -72,21 +71,19 @@ TEST(SigV4, AwsExampleGetObject) {
   request.headers = {{"Host", kExampleHost}, {"Range", "bytes=0-9"}};
   request.payload_sha256 = std::string(kEmptyPayloadSha256);
 
-  const SigV4Result result =
-      sign_v4(request, "us-east-1", "s3", kExampleCredentials, example_time());
+  const SigV4Result result = sign_v4(request, "us-east-1", "s3", kExampleCredentials, example_time());
 
-  EXPECT_EQ(
-      result.canonical_request,
-      "GET\n"
-      "/test.txt\n"
-      "\n"
-      "host:examplebucket.s3.amazonaws.com\n"
-      "range:bytes=0-9\n"
-      "x-amz-content-sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n"
-      "x-amz-date:20130524T000000Z\n"
-      "\n"
-      "host;range;x-amz-content-sha256;x-amz-date\n"
-      "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(result.canonical_request,
+            "GET\n"
+            "/test.txt\n"
+            "\n"
+            "host:examplebucket.s3.amazonaws.com\n"
+            "range:bytes=0-9\n"
+            "x-amz-content-sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n"
+            "x-amz-date:20130524T000000Z\n"
+            "\n"
+            "host;range;x-amz-content-sha256;x-amz-date\n"
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   EXPECT_EQ(result.string_to_sign,
             "AWS4-HMAC-SHA256\n"
             "20130524T000000Z\n"
@@ -112,49 +109,46 @@ TEST(SigV4, AwsExamplePutObject) {
                      {"x-amz-storage-class", "REDUCED_REDUNDANCY"}};
   request.payload_sha256 = sha256_hex(body);
 
-  const SigV4Result result =
-      sign_v4(request, "us-east-1", "s3", kExampleCredentials, example_time());
+  const SigV4Result result = sign_v4(request, "us-east-1", "s3", kExampleCredentials, example_time());
 
   EXPECT_EQ(request.canonical_uri, "/test%24file.text");
-  EXPECT_EQ(
-      result.canonical_request,
-      "PUT\n"
-      "/test%24file.text\n"
-      "\n"
-      "date:Fri, 24 May 2013 00:00:00 GMT\n"
-      "host:examplebucket.s3.amazonaws.com\n"
-      "x-amz-content-sha256:44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072\n"
-      "x-amz-date:20130524T000000Z\n"
-      "x-amz-storage-class:REDUCED_REDUNDANCY\n"
-      "\n"
-      "date;host;x-amz-content-sha256;x-amz-date;x-amz-storage-class\n"
-      "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072");
+  EXPECT_EQ(result.canonical_request,
+            "PUT\n"
+            "/test%24file.text\n"
+            "\n"
+            "date:Fri, 24 May 2013 00:00:00 GMT\n"
+            "host:examplebucket.s3.amazonaws.com\n"
+            "x-amz-content-sha256:44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072\n"
+            "x-amz-date:20130524T000000Z\n"
+            "x-amz-storage-class:REDUCED_REDUNDANCY\n"
+            "\n"
+            "date;host;x-amz-content-sha256;x-amz-date;x-amz-storage-class\n"
+            "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072");
   EXPECT_EQ(result.signature, "98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd");
   EXPECT_EQ(header(result, "x-amz-content-sha256"),
             "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072");
 }
 
 TEST(SigV4, AwsExampleGetBucketLifecycle) {
-  const SigV4Result result = sign_v4(example_get({{"lifecycle", ""}}), "us-east-1", "s3",
-                                     kExampleCredentials, example_time());
-  EXPECT_EQ(
-      result.canonical_request,
-      "GET\n"
-      "/\n"
-      "lifecycle=\n"
-      "host:examplebucket.s3.amazonaws.com\n"
-      "x-amz-content-sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n"
-      "x-amz-date:20130524T000000Z\n"
-      "\n"
-      "host;x-amz-content-sha256;x-amz-date\n"
-      "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  const SigV4Result result =
+      sign_v4(example_get({{"lifecycle", ""}}), "us-east-1", "s3", kExampleCredentials, example_time());
+  EXPECT_EQ(result.canonical_request,
+            "GET\n"
+            "/\n"
+            "lifecycle=\n"
+            "host:examplebucket.s3.amazonaws.com\n"
+            "x-amz-content-sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n"
+            "x-amz-date:20130524T000000Z\n"
+            "\n"
+            "host;x-amz-content-sha256;x-amz-date\n"
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   EXPECT_EQ(result.signature, "fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543");
 }
 
 TEST(SigV4, AwsExampleListObjects) {
   // Given out of order on purpose: the signer sorts.
-  const SigV4Result result = sign_v4(example_get({{"prefix", "J"}, {"max-keys", "2"}}), "us-east-1",
-                                     "s3", kExampleCredentials, example_time());
+  const SigV4Result result = sign_v4(example_get({{"prefix", "J"}, {"max-keys", "2"}}), "us-east-1", "s3",
+                                     kExampleCredentials, example_time());
   EXPECT_NE(result.canonical_request.find("\n/\nmax-keys=2&prefix=J\n"), std::string::npos);
   EXPECT_EQ(result.signature, "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7");
 }
@@ -162,11 +156,9 @@ TEST(SigV4, AwsExampleListObjects) {
 TEST(SigV4, SessionTokenIsSentAndSigned) {
   AwsCredentials credentials = kExampleCredentials;
   credentials.session_token = "token/with+chars=";
-  const SigV4Result result =
-      sign_v4(example_get({}), "us-east-1", "s3", credentials, example_time());
+  const SigV4Result result = sign_v4(example_get({}), "us-east-1", "s3", credentials, example_time());
   EXPECT_EQ(header(result, "x-amz-security-token"), "token/with+chars=");
-  EXPECT_NE(result.canonical_request.find("x-amz-security-token:token/with+chars=\n"),
-            std::string::npos);
+  EXPECT_NE(result.canonical_request.find("x-amz-security-token:token/with+chars=\n"), std::string::npos);
   EXPECT_NE(header(result, "Authorization")
                 .find("SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token,"),
             std::string::npos);
@@ -179,21 +171,18 @@ TEST(SigV4, SessionTokenIsSentAndSigned) {
 TEST(SigV4, AccessKeyWithColonIsKeptWhole) {
   const AwsCredentials swift{"test:tester", "testing", ""};
   const SigV4Result result = sign_v4(example_get({}), "us-east-1", "s3", swift, example_time());
-  EXPECT_EQ(
-      header(result, "Authorization")
-          .rfind("AWS4-HMAC-SHA256 Credential=test:tester/20130524/us-east-1/s3/aws4_request, ", 0),
-      0u);
+  EXPECT_EQ(header(result, "Authorization")
+                .rfind("AWS4-HMAC-SHA256 Credential=test:tester/20130524/us-east-1/s3/aws4_request, ", 0),
+            0u);
 }
 
 TEST(SigV4, SignerOwnsItsHeadersAndCanonicalizesValues) {
   SigV4Request request = example_get({});
   request.headers.emplace_back("X-Amz-Date", "19990101T000000Z");  // ignored
   request.headers.emplace_back("X-Amz-Meta-Note", "  two   spaces\tand tab  ");
-  const SigV4Result result =
-      sign_v4(request, "us-east-1", "s3", kExampleCredentials, example_time());
+  const SigV4Result result = sign_v4(request, "us-east-1", "s3", kExampleCredentials, example_time());
   EXPECT_EQ(result.canonical_request.find("19990101"), std::string::npos);
-  EXPECT_NE(result.canonical_request.find("x-amz-meta-note:two spaces and tab\n"),
-            std::string::npos);
+  EXPECT_NE(result.canonical_request.find("x-amz-meta-note:two spaces and tab\n"), std::string::npos);
 }
 
 TEST(SigV4, HostIsRequired) {
@@ -334,12 +323,10 @@ TEST_F(S3ConfigTest, BucketAndPrefix) {
 
 TEST_F(S3ConfigTest, MissingOrBadBucket) {
   set_keys();
-  EXPECT_NE(error_of([] { s3_config_from_environment("s3://"); }).find("no bucket"),
-            std::string::npos);
+  EXPECT_NE(error_of([] { s3_config_from_environment("s3://"); }).find("no bucket"), std::string::npos);
   EXPECT_NE(error_of([] { s3_config_from_environment("s3:///prefix"); }).find("no bucket"),
             std::string::npos);
-  EXPECT_NE(error_of([] { s3_config_from_environment("file:/srv"); }).find("s3://"),
-            std::string::npos);
+  EXPECT_NE(error_of([] { s3_config_from_environment("file:/srv"); }).find("s3://"), std::string::npos);
   EXPECT_NE(error_of([] { s3_config_from_environment("s3://bad bucket"); }), "");
 }
 
@@ -395,9 +382,8 @@ TEST_F(S3ConfigTest, KeysFromEnvironment) {
   EXPECT_EQ(s3_config_from_environment("s3://images").session_token, "session");
 
   unsetenv("AWS_SECRET_ACCESS_KEY");
-  EXPECT_NE(
-      error_of([] { s3_config_from_environment("s3://images"); }).find("AWS_SECRET_ACCESS_KEY"),
-      std::string::npos);
+  EXPECT_NE(error_of([] { s3_config_from_environment("s3://images"); }).find("AWS_SECRET_ACCESS_KEY"),
+            std::string::npos);
 }
 
 TEST_F(S3ConfigTest, NoCredentialsAnywhere) {
@@ -432,8 +418,7 @@ TEST_F(S3ConfigTest, CredentialsFileWithProfile) {
   EXPECT_EQ(config.session_token, "stagingtoken");
 
   setenv("AWS_PROFILE", "empty", 1);
-  EXPECT_NE(error_of([] { s3_config_from_environment("s3://images"); }).find("[empty]"),
-            std::string::npos);
+  EXPECT_NE(error_of([] { s3_config_from_environment("s3://images"); }).find("[empty]"), std::string::npos);
 
   // Keys in the environment win over the file.
   set_keys();
@@ -455,9 +440,7 @@ TEST_F(S3ConfigTest, CredentialsFileUnderHome) {
 
 TEST_F(S3ConfigTest, UnreadableCredentialsFileNamesTheSetting) {
   setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
-  EXPECT_NE(error_of([] {
-              s3_config_from_environment("s3://images");
-            }).find("AWS_SHARED_CREDENTIALS_FILE"),
+  EXPECT_NE(error_of([] { s3_config_from_environment("s3://images"); }).find("AWS_SHARED_CREDENTIALS_FILE"),
             std::string::npos);
 }
 

@@ -1,0 +1,77 @@
+#include "image/vips_steps.h"
+
+#include "common/error.h"
+
+namespace imageflex {
+
+using vips::VImage;
+using vips::VOption;
+
+VImage to_srgb8(const VImage& input) {
+  VImage image = input;
+  const bool tagged = image.get_typeof(VIPS_META_ICC_NAME) != 0;
+  if (tagged || image.interpretation() == VIPS_INTERPRETATION_CMYK) {
+    const char* fallback = image.interpretation() == VIPS_INTERPRETATION_CMYK ? "cmyk" : "srgb";
+    image =
+        image.icc_transform("srgb", VImage::option()->set("embedded", true)->set("input_profile", fallback));
+  }
+  const auto interpretation = image.interpretation();
+  if (interpretation == VIPS_INTERPRETATION_GREY16 || interpretation == VIPS_INTERPRETATION_B_W) {
+    if (image.format() != VIPS_FORMAT_UCHAR) image = image.colourspace(VIPS_INTERPRETATION_B_W);
+  } else if (interpretation != VIPS_INTERPRETATION_sRGB || image.format() != VIPS_FORMAT_UCHAR) {
+    image = image.colourspace(VIPS_INTERPRETATION_sRGB);
+  }
+  if (image.format() != VIPS_FORMAT_UCHAR) image = image.cast(VIPS_FORMAT_UCHAR);
+  return image;
+}
+
+VImage without_metadata(const VImage& image) {
+  VImage copy = image.copy();
+  gchar** fields = vips_image_get_fields(copy.get_image());
+  for (gchar** field = fields; *field; ++field) {
+    std::string_view name(*field);
+    if (name.starts_with("exif-") || name.starts_with("xmp-") || name.starts_with("iptc-") ||
+        name.starts_with("icc-") || name.starts_with("jpeg-thumbnail") || name == "orientation" ||
+        name.find("comment") != std::string_view::npos) {
+      vips_image_remove(copy.get_image(), *field);
+    }
+  }
+  g_strfreev(fields);
+  return copy;
+}
+
+namespace {
+
+// The saver (by suffix) and its options for one output format.
+std::pair<const char*, VOption*> encoder_for(Format format, int quality, const Quality& defaults) {
+  auto* options = VImage::option()->set("strip", true);  // variants carry no metadata
+  switch (format) {
+    case Format::kJpeg:
+      return {".jpg", options->set("Q", quality > 0 ? quality : defaults.jpeg)->set("optimize_coding", true)};
+    case Format::kWebp: return {".webp", options->set("Q", quality > 0 ? quality : defaults.webp)};
+    case Format::kAvif:
+      return {".avif", options->set("Q", quality > 0 ? quality : defaults.avif)
+                           ->set("compression", VIPS_FOREIGN_HEIF_COMPRESSION_AV1)
+                           ->set("effort", defaults.avif_effort)};
+    case Format::kPng: return {".png", options->set("compression", defaults.png_compression)};
+    case Format::kGif: return {".gif", options};
+    default:
+      delete options;
+      throw Error(ErrorKind::kBadRequest, "cannot encode " + std::string(format_name(format)));
+  }
+}
+
+}  // namespace
+
+std::string encode(const VImage& image, Format format, int quality, const Quality& defaults) {
+  auto [suffix, options] = encoder_for(format, quality, defaults);
+  void* buffer = nullptr;
+  std::size_t length = 0;
+  image.write_to_buffer(suffix, &buffer, &length, options);
+  std::string bytes(static_cast<const char*>(buffer), length);
+  g_free(buffer);
+  // libvips 8.14's webpsave writes EXIF and ICC chunks even with strip.
+  return format == Format::kWebp ? strip_webp_metadata(bytes) : bytes;
+}
+
+}  // namespace imageflex
