@@ -62,6 +62,13 @@ int serve(const std::vector<std::string>& args) {
   Config config = load_config(parse_flags(args), settings_environment());
   init_vips("imageflex");
   auto storage = open_storage(config);
+  // A wrong key, bucket or endpoint shows up here, in words, rather than as 404s later.
+  // An unreachable store is not fatal: requests get 503 until it answers.
+  try {
+    storage->get("_imageflex/startup-check", {});
+  } catch (const Error& error) {
+    log_event("warn", std::string("storage check failed; serving anyway: ") + error.what());
+  }
   Handler handler(config, *storage);
   Server server(config, handler);
   log_line("{\"level\":\"info\",\"msg\":\"listening on http://" +

@@ -177,39 +177,24 @@ bind_timeout = 2
 log_level = INFO
 log_udp_host =
 "
-    cat >"$ETC/account-server.conf" <<EOF
+    # The account, container and object servers differ only in name and port.
+    local kind port
+    for kind in account container object; do
+        case $kind in
+            account) port=$ACCOUNT_PORT ;; container) port=$CONTAINER_PORT ;; object) port=$OBJECT_PORT ;;
+        esac
+        cat >"$ETC/$kind-server.conf" <<EOF
 [DEFAULT]
-${common}bind_port = $ACCOUNT_PORT
-log_name = account-server
+${common}bind_port = $port
+log_name = $kind-server
 
 [pipeline:main]
-pipeline = account-server
+pipeline = $kind-server
 
-[app:account-server]
-use = egg:swift#account
+[app:$kind-server]
+use = egg:swift#$kind
 EOF
-    cat >"$ETC/container-server.conf" <<EOF
-[DEFAULT]
-${common}bind_port = $CONTAINER_PORT
-log_name = container-server
-
-[pipeline:main]
-pipeline = container-server
-
-[app:container-server]
-use = egg:swift#container
-EOF
-    cat >"$ETC/object-server.conf" <<EOF
-[DEFAULT]
-${common}bind_port = $OBJECT_PORT
-log_name = object-server
-
-[pipeline:main]
-pipeline = object-server
-
-[app:object-server]
-use = egg:swift#object
-EOF
+    done
     cat >"$ETC/proxy-server.conf" <<EOF
 [DEFAULT]
 bind_ip = 127.0.0.1

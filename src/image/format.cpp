@@ -1,5 +1,7 @@
 #include "image/format.h"
 
+#include "common/text.h"
+
 #include <algorithm>
 #include <array>
 #include <cstdint>
@@ -76,9 +78,7 @@ std::string_view mime_type(Format format) {
 }
 
 std::optional<Format> parse_output_format(std::string_view name) {
-  std::string lower(name);
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const std::string lower = to_lower(name);
   if (lower == "jpeg" || lower == "jpg") return Format::kJpeg;
   if (lower == "png") return Format::kPng;
   if (lower == "webp") return Format::kWebp;

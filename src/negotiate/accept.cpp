@@ -1,24 +1,13 @@
 #include "negotiate/accept.h"
 
+#include "common/text.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <string>
 
 namespace imageflex {
 namespace {
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
-}
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 // The q-value of one media range's parameters; 1 when absent, 0 when malformed.
 double quality_of(std::string_view parameters) {
@@ -46,7 +35,7 @@ AcceptedFormats parse_accept(std::string_view header) {
     auto range = header.substr(0, comma);
     header = comma == std::string_view::npos ? std::string_view() : header.substr(comma + 1);
     auto semicolon = range.find(';');
-    auto type = lower(trim(range.substr(0, semicolon)));
+    auto type = to_lower(trim(range.substr(0, semicolon)));
     double q = semicolon == std::string_view::npos ? 1.0 : quality_of(range.substr(semicolon + 1));
     if (q <= 0) continue;
     if (type == "image/avif") accepted.avif = true;

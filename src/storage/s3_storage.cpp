@@ -1,5 +1,7 @@
 #include "storage/s3_storage.h"
 
+#include "common/text.h"
+
 #include <curl/curl.h>
 
 #include <algorithm>
@@ -33,20 +35,6 @@ constexpr std::size_t kMaxIdleHandles = 64;
 constexpr std::uint64_t kMaxReserve = std::uint64_t{256} << 20;
 constexpr long kBackoffBaseMs = 50;
 constexpr long kBackoffCapMs = 1000;
-
-std::string_view trim(std::string_view text) {
-  const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-  while (!text.empty() && blank(text.front())) text.remove_prefix(1);
-  while (!text.empty() && blank(text.back())) text.remove_suffix(1);
-  return text;
-}
-
-std::string to_lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 std::string get_env(const char* name) {
   const char* value = std::getenv(name);

@@ -37,6 +37,17 @@ TEST(S3FaultsTest, AnOutageIsA503AndTheServiceRecovers) {
   server.stop();
 }
 
+TEST(S3FaultsTest, WrongCredentialsAreReportedAtStart) {
+  auto& swift = SwiftServer::shared();
+  const std::string bucket = swift.new_bucket();
+  auto env = swift.env();
+  env["AWS_SECRET_ACCESS_KEY"] = "not-the-secret";
+  ServerProcess server({"--storage", "s3://" + bucket}, env);
+  EXPECT_TRUE(server.wait_for_output("storage check failed.*SignatureDoesNotMatch")) << server.output();
+  EXPECT_EQ(server.output().find("not-the-secret"), std::string::npos) << "no secrets in logs";
+  server.stop();
+}
+
 TEST(S3FaultsTest, AnOriginalOverwrittenWhileServedIsNeverMixed) {
   auto& swift = SwiftServer::shared();
   const std::string bucket = swift.new_bucket();
