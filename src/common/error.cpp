@@ -11,7 +11,7 @@ int http_status(ErrorKind kind) {
     case ErrorKind::kUriTooLong: return 414;
     case ErrorKind::kUnsupportedMedia: return 415;
     case ErrorKind::kUnprocessable: return 422;
-    case ErrorKind::kOverloaded: return 503;
+    case ErrorKind::kOverloaded:
     case ErrorKind::kStoreUnavailable: return 503;
     case ErrorKind::kTimeout: return 504;
     case ErrorKind::kInternal: return 500;

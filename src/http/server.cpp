@@ -14,18 +14,18 @@ namespace imageflex {
 
 namespace beast = boost::beast;
 namespace net = boost::asio;
-using tcp = net::ip::tcp;
+using Tcp = net::ip::tcp;
 
 namespace {
 
 constexpr auto kIdleTimeout = std::chrono::seconds(30);
 constexpr auto kDrainLimit = std::chrono::seconds(10);
-constexpr std::size_t kHeaderLimit = 16 * 1024;  // targets over this are refused outright
-constexpr std::size_t kBodyLimit = 64 * 1024;    // GET and HEAD carry no body worth reading
+constexpr std::size_t kHeaderLimit = std::size_t{16} * 1024;  // targets over this are refused outright
+constexpr std::size_t kBodyLimit = std::size_t{64} * 1024;    // GET and HEAD carry no body worth reading
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Handler& handler, WorkerPool& handler_pool)
+  Session(Tcp::socket socket, Handler& handler, WorkerPool& handler_pool)
       : stream_(std::move(socket)), handler_(handler), handler_pool_(handler_pool) {}
 
   void start() {
@@ -67,7 +67,7 @@ class Session : public std::enable_shared_from_this<Session> {
     write(response);
   }
 
-  void write(std::shared_ptr<Response> response) {
+  void write(const std::shared_ptr<Response>& response) {
     stream_.expires_after(kIdleTimeout);
     http::async_write(stream_, *response,
                       [self = shared_from_this(), response](beast::error_code ec, std::size_t) {
@@ -78,7 +78,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void close() {
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.socket().shutdown(Tcp::socket::shutdown_send, ignored);
   }
 
   beast::tcp_stream stream_;
@@ -105,7 +105,7 @@ struct Server::Impl {
     beast::error_code ec;
     auto address = net::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
     if (ec) throw std::runtime_error("invalid listen address '" + host + "'");
-    tcp::endpoint endpoint(address, port);
+    Tcp::endpoint endpoint(address, port);
     acceptor_.open(endpoint.protocol());
     acceptor_.set_option(net::socket_base::reuse_address(true));
     acceptor_.bind(endpoint, ec);
@@ -114,7 +114,7 @@ struct Server::Impl {
   }
 
   void accept() {
-    acceptor_.async_accept(net::make_strand(io_), [this](beast::error_code ec, tcp::socket socket) {
+    acceptor_.async_accept(net::make_strand(io_), [this](beast::error_code ec, Tcp::socket socket) {
       if (!ec) std::make_shared<Session>(std::move(socket), handler_, handler_pool_)->start();
       if (acceptor_.is_open()) accept();
     });
@@ -138,7 +138,7 @@ struct Server::Impl {
   net::io_context io_;
   net::steady_timer drain_timer_{io_};
   std::chrono::steady_clock::time_point drain_until_;
-  tcp::acceptor acceptor_;
+  Tcp::acceptor acceptor_;
   net::signal_set signals_;
   WorkerPool handler_pool_;
 };

@@ -273,7 +273,8 @@ class ScriptedServer {
   }
 
   static std::string render(const Reply& reply, bool is_head) {
-    std::string text = "HTTP/1.1 " + std::to_string(reply.status) + (reply.status == 200 ? " OK" : " Scripted") +
+    std::string text = "HTTP/1.1 " + std::to_string(reply.status) +
+                       (reply.status == 200 ? " OK" : " Scripted") +
                        "\r\nContent-Length: " + std::to_string(reply.body.size()) + "\r\n";
     for (const auto& [name, value] : reply.headers) text += name + ": " + value + "\r\n";
     text += "\r\n";
