@@ -4,7 +4,7 @@ LISTEN ?= 127.0.0.1:8080
 ROOT ?= samples
 JOBS ?= $(shell nproc)
 
-.PHONY: all build run test unit integration bench deps test-deps clean format tidy
+.PHONY: all build server run test unit integration bench deps test-deps clean format tidy
 
 all: build
 
@@ -20,7 +20,11 @@ $(BUILD)/build.ninja:
 build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
-run: build
+# Only the server, so the first `make run` does not wait for the tests to compile.
+server: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS) --target imageflex
+
+run: server
 	@echo "Serving $(ROOT) on http://$(LISTEN) — try:"
 	@echo "  http://$(LISTEN)/landscape.jpg                  the original"
 	@echo "  http://$(LISTEN)/landscape.jpg?w=400            400 px wide, best format your browser takes"
