@@ -201,5 +201,18 @@ TEST_P(HttpApiTest, HealthStatsAndAccessLog) {
   EXPECT_TRUE(service().server().wait_for_output(line)) << service().server().output();
 }
 
+class ConfiguredCacheControlTest : public ServiceTest {
+ protected:
+  std::vector<std::string> server_args() override {
+    return {"--cache-control-variant", "public, max-age=60", "--cache-control-original", "no-cache"};
+  }
+};
+IMAGEFLEX_ON_EVERY_BACKEND(ConfiguredCacheControlTest);
+
+TEST_P(ConfiguredCacheControlTest, CacheControlIsConfigurable) {
+  EXPECT_EQ(get("/landscape.jpg?w=20&f=png").header("cache-control"), "public, max-age=60");
+  EXPECT_EQ(get("/landscape.jpg").header("cache-control"), "no-cache");
+}
+
 }  // namespace
 }  // namespace imageflex::test

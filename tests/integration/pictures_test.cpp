@@ -72,9 +72,12 @@ TEST_P(PicturesTest, AnimationToAStillFormatTakesTheFirstFrame) {
   EXPECT_LT(colour_distance(rgb_of(mean_colour(response.body, 5, 5, 20, 10)), rgb(kRed)), 25);
 }
 
-TEST_P(PicturesTest, CmykAndSixteenBitBecomeEightBitSrgb) {
+TEST_P(PicturesTest, CmykDisplayP3AndSixteenBitBecomeEightBitSrgb) {
+  // Without the profile, P3's red would read as a duller sRGB red.
+  ASSERT_GT(colour_distance(rgb_of(mean_colour(fixture("p3.jpg"), 10, 10, 30, 30)), rgb(kRed)), 25);
   const std::pair<const char*, const double(*)[3]> table[] = {{"/cmyk.jpg?w=50&f=png", &kBrick},
                                                               {"/cmyk.jpg?w=50&f=webp", &kBrick},
+                                                              {"/p3.jpg?w=50&f=png", &kRed},
                                                               {"/deep16.png?w=50&f=png", &kRed},
                                                               {"/deep16.png?w=50&f=webp", &kRed}};
   for (const auto& [path, colour] : table) {

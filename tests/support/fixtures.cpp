@@ -138,6 +138,11 @@ void write_fixtures(const std::string& dir) {
   VImage cmyk = solid(100, 100, kBrick).colourspace(VIPS_INTERPRETATION_CMYK);
   put("cmyk.jpg", save(cmyk, ".jpg", VImage::option()->set("Q", 95)->set("strip", true)));
 
+  // p3: 100x100 red stored in Display P3 with its profile embedded: the pixel values
+  // differ from sRGB's, so only a profile-aware conversion gets the colour back.
+  put("p3.jpg", save(solid(100, 100, kRed).icc_export(VImage::option()->set("output_profile", "p3")), ".jpg",
+                     VImage::option()->set("Q", 95)));
+
   // deep16: 100x100 red at 16 bits per channel.
   VImage deep = (solid(100, 100, kRed).cast(VIPS_FORMAT_USHORT) * 257)
                     .cast(VIPS_FORMAT_USHORT)
