@@ -728,7 +728,8 @@ S3Storage::Response S3Storage::send(const Request& request) {
     ++attempts;
     if (response.too_large) return response;
     if (response.curl_code == CURLE_OK) {
-      if (response.status < 500) return response;
+      // 429: S3-compatible stores (MinIO, Ceph, R2) throttle with it where AWS says 503 SlowDown.
+      if (response.status < 500 && response.status != 429) return response;
       last_failure = failure_reason(response.status, response.body);
     } else {
       // curl's generic message names no host; the detailed error buffer would.

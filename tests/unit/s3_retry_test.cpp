@@ -355,6 +355,13 @@ TEST(S3RetryTest, SlowDownIsRetriedUntilTheObjectArrives) {
   }
 }
 
+TEST(S3RetryTest, TooManyRequestsIsRetriedLikeSlowDown) {
+  ScriptedServer server({s3_error(429, "TooManyRequests"), ok("picture bytes")});
+  S3Storage storage(config_for(server));
+  EXPECT_EQ(storage.get("cat.jpg", {}).status, GetStatus::kOk);
+  EXPECT_EQ(server.requests().size(), 2u);
+}
+
 TEST(S3RetryTest, ARetriedPutResendsTheWholeBody) {
   ScriptedServer server({s3_error(503, "SlowDown"), ok("")});
   S3Storage storage(config_for(server));
