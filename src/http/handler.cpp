@@ -4,6 +4,7 @@
 #include <future>
 
 #include "common/log.h"
+#include "common/text.h"
 #include "image/pipeline.h"
 #include "request/key.h"
 
@@ -41,6 +42,14 @@ std::string_view header(const Request& request, http::field name) {
 
 std::string quoted(const std::string& etag) {
   return "\"" + etag + "\"";
+}
+
+// The first entity tag of an If-None-Match header, without W/ and quotes ("" for none or "*").
+std::string first_etag(std::string_view header) {
+  auto candidate = trim(header.substr(0, header.find(',')));
+  if (candidate.substr(0, 2) == "W/") candidate.remove_prefix(2);
+  if (candidate.size() < 2 || candidate.front() != '"' || candidate.back() != '"') return "";
+  return std::string(candidate.substr(1, candidate.size() - 2));
 }
 
 // A response carrying an image, or a 304 for it; HEAD gets the headers alone.
@@ -120,18 +129,20 @@ Response Handler::route(const Request& request, Clock::time_point deadline, std:
   // 1. The URL becomes a plain request (or a 400/404/414 with its reason).
   const ImageRequest image = parse_request(target, config_.limits.max_output_dimension);
 
-  // 2. The original must exist; its version names the variants made from it.
+  // 2. No parameters: the original as it is (one conditional read of the store).
+  if (!image.wants_variant()) return serve_original(request, image, cache_outcome);
+
+  // 3. The original must exist; its version names the variants made from it.
   const auto original = storage_.stat(image.key);
   if (!original) throw Error(ErrorKind::kNotFound, "no such image");
-  if (!image.wants_variant()) return serve_original(request, image, *original, cache_outcome);
 
-  // 3. The variant's canonical key: the original's version, the parameters and, without
+  // 4. The variant's canonical key: the original's version, the parameters and, without
   //    f=, which modern formats the client accepts (so responses vary by Accept).
   const auto accepted = image.format ? AcceptedFormats{} : parse_accept(header(request, http::field::accept));
   const std::string key = variant_key(image, original->etag, accepted, config_.quality);
   const std::string etag = variant_etag(key);
 
-  // 4. A client that holds this variant already needs no bytes.
+  // 5. A client that holds this variant already needs no bytes.
   VariantPtr variant;
   http::status status = http::status::ok;
   if (etag_matches(header(request, http::field::if_none_match), etag)) {
@@ -139,7 +150,7 @@ Response Handler::route(const Request& request, Clock::time_point deadline, std:
     cache_outcome = "hit-revalidated";
     variant = std::make_shared<CachedVariant>(CachedVariant{"", "", etag, original->last_modified});
   } else {
-    // 5. Memory, then the store, then make it (once, however many ask at the same time).
+    // 6. Memory, then the store, then make it (once, however many ask at the same time).
     variant = find_variant(key, cache_outcome);
     if (!variant) variant = make_variant(image, accepted, key, deadline, cache_outcome);
   }
@@ -153,12 +164,13 @@ Response Handler::route(const Request& request, Clock::time_point deadline, std:
 }
 
 Response Handler::serve_original(const Request& request, const ImageRequest& image,
-                                 const ObjectInfo& original, std::string& cache_outcome) {
+                                 std::string& cache_outcome) {
   cache_outcome = "original";
-  const std::string etag = quoted(original.etag);
+  // The store answers the common revalidation (one ETag) itself, without sending the bytes.
+  const std::string_view if_none_match = header(request, http::field::if_none_match);
   GetOptions options;
   options.max_bytes = config_.limits.max_source_bytes;
-  if (etag_matches(header(request, http::field::if_none_match), etag)) options.if_none_match = original.etag;
+  options.if_none_match = first_etag(if_none_match);
   GetResult got = storage_.get(image.key, options);
   switch (got.status) {
     case GetStatus::kNotFound: throw Error(ErrorKind::kNotFound, "no such image");
@@ -174,8 +186,11 @@ Response Handler::serve_original(const Request& request, const ImageRequest& ima
     if (!format) throw Error(ErrorKind::kUnsupportedMedia, "not an image in a supported format");
     content_type = std::string(mime_type(*format));
   }
-  auto status = got.status == GetStatus::kOk ? http::status::ok : http::status::not_modified;
-  Response response = image_response(request, status, got.object.bytes, content_type);
+  // A list of ETags, or a weak one, is compared here once the store has answered.
+  const bool held =
+      got.status == GetStatus::kNotModified || etag_matches(if_none_match, quoted(got.object.info.etag));
+  Response response = image_response(request, held ? http::status::not_modified : http::status::ok,
+                                     got.object.bytes, content_type);
   response.set(http::field::etag, quoted(got.object.info.etag));
   response.set(http::field::last_modified, http_date(got.object.info.last_modified));
   response.set(http::field::cache_control, config_.cache_control_original);

@@ -56,8 +56,7 @@ class Handler {
   using Clock = std::chrono::steady_clock;
 
   Response route(const Request& request, Clock::time_point deadline, std::string& cache_outcome);
-  Response serve_original(const Request& request, const ImageRequest& image, const ObjectInfo& original,
-                          std::string& cache_outcome);
+  Response serve_original(const Request& request, const ImageRequest& image, std::string& cache_outcome);
   VariantPtr find_variant(const std::string& key, std::string& cache_outcome);
   VariantPtr make_variant(const ImageRequest& image, const AcceptedFormats& accepted, const std::string& key,
                           Clock::time_point deadline, std::string& cache_outcome);
