@@ -40,6 +40,16 @@ std::string_view header(const Request& request, http::field name) {
   return {value.data(), value.size()};
 }
 
+// Waits for a transform until the request's deadline; past it, a 504.
+template <typename Future>
+void wait_until_deadline(const Future& future, std::chrono::steady_clock::time_point deadline,
+                         std::atomic<std::uint64_t>& timeouts) {
+  if (future.wait_until(deadline) == std::future_status::timeout) {
+    timeouts++;
+    throw Error(ErrorKind::kTimeout, "image took longer than the deadline");
+  }
+}
+
 std::string quoted(const std::string& etag) {
   return "\"" + etag + "\"";
 }
@@ -232,10 +242,7 @@ Handler::VariantPtr Handler::make_variant(const ImageRequest& image, const Accep
   } else {
     cache_outcome = "miss-coalesced";
     stats_.coalesced++;
-    if (ticket.result.wait_until(deadline) == std::future_status::timeout) {
-      stats_.timeouts++;
-      throw Error(ErrorKind::kTimeout, "image took longer than the deadline");
-    }
+    wait_until_deadline(ticket.result, deadline, stats_.timeouts);
   }
   return ticket.result.get();  // rethrows the leader's error, if any
 }
@@ -275,10 +282,7 @@ Handler::VariantPtr Handler::produce_variant(const ImageRequest& image, const Ac
     stats_.overloaded++;
     throw Error(ErrorKind::kOverloaded, "too many images being made; retry shortly");
   }
-  if (future.wait_until(deadline) == std::future_status::timeout) {
-    stats_.timeouts++;
-    throw Error(ErrorKind::kTimeout, "image took longer than the deadline");
-  }
+  wait_until_deadline(future, deadline, stats_.timeouts);
   Encoded encoded = future.get();
   stats_.transforms++;
 

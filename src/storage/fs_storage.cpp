@@ -11,6 +11,7 @@
 #include <cstring>
 #include <random>
 #include <stdexcept>
+#include <utility>
 
 #include "common/error.h"
 #include "image/format.h"
@@ -82,32 +83,31 @@ int FsStorage::open_beneath(const std::string& key, int flags) const {
   return static_cast<int>(::syscall(SYS_openat2, root_fd_, key.c_str(), &how, sizeof how));
 }
 
-std::optional<ObjectInfo> FsStorage::stat(const std::string& key) {
+int FsStorage::open_object(const std::string& key, struct stat& st) const {
   Fd file{open_beneath(key, O_RDONLY | O_NONBLOCK)};
   if (file.fd < 0) {
     if (errno == ENOENT || errno == ENOTDIR || errno == EXDEV || errno == ELOOP || errno == ENAMETOOLONG) {
-      return std::nullopt;  // missing, or a path that escapes the root: both are "not here"
+      return -1;  // missing, or a path that escapes the root: both are "not here"
     }
     store_failure("cannot open object");
   }
-  struct stat st {};
   if (::fstat(file.fd, &st) != 0) store_failure("cannot stat object");
-  if (!S_ISREG(st.st_mode)) return std::nullopt;
+  if (!S_ISREG(st.st_mode)) return -1;
+  return std::exchange(file.fd, -1);
+}
+
+std::optional<ObjectInfo> FsStorage::stat(const std::string& key) {
+  struct stat st {};
+  Fd file{open_object(key, st)};
+  if (file.fd < 0) return std::nullopt;
   return info_of(file.fd, st);
 }
 
 GetResult FsStorage::get(const std::string& key, const GetOptions& options) {
   GetResult result;
-  Fd file{open_beneath(key, O_RDONLY | O_NONBLOCK)};
-  if (file.fd < 0) {
-    if (errno == ENOENT || errno == ENOTDIR || errno == EXDEV || errno == ELOOP || errno == ENAMETOOLONG) {
-      return result;
-    }
-    store_failure("cannot open object");
-  }
   struct stat st {};
-  if (::fstat(file.fd, &st) != 0) store_failure("cannot stat object");
-  if (!S_ISREG(st.st_mode)) return result;
+  Fd file{open_object(key, st)};
+  if (file.fd < 0) return result;
   result.object.info = info_of(file.fd, st);
   const auto& etag = result.object.info.etag;
   if (!options.if_match.empty() && options.if_match != etag) {

@@ -4,6 +4,8 @@
 // Content type, Cache-Control and metadata live in user xattrs where supported.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <string>
 
 #include "storage/storage.h"
@@ -25,6 +27,9 @@ class FsStorage : public Storage {
 
  private:
   int open_beneath(const std::string& key, int flags) const;  // -1 with errno set
+  // A regular file's descriptor and its stat, or -1 when there is no such object
+  // (missing, not a file, or a path that escapes the root). Throws on I/O errors.
+  int open_object(const std::string& key, struct stat& st) const;
 
   std::string root_;
   int root_fd_ = -1;
