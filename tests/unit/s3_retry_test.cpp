@@ -334,6 +334,16 @@ std::optional<Error> error_from(Call&& call) {
   return std::nullopt;
 }
 
+// What a GET meeting this one S3 error throws. Such errors are never retried,
+// so the store must have been asked exactly once.
+std::optional<Error> get_error_asked_once(int status, const std::string& code) {
+  ScriptedServer server({s3_error(status, code)});
+  S3Storage storage(config_for(server));
+  auto error = error_from([&] { storage.get("cat.jpg", {}); });
+  EXPECT_EQ(server.requests().size(), 1u) << code << " must not be retried";
+  return error;
+}
+
 // ---- retries ------------------------------------------------------------------------
 
 TEST(S3RetryTest, SlowDownIsRetriedUntilTheObjectArrives) {
@@ -424,26 +434,18 @@ TEST(S3RetryTest, NoSuchKeyIsNotFoundWithoutRetry) {
 }
 
 TEST(S3RetryTest, NoSuchBucketIsAConfigurationFaultNotAMissingKey) {
-  ScriptedServer server({s3_error(404, "NoSuchBucket")});
-  S3Storage storage(config_for(server));
-
-  const auto error = error_from([&] { storage.get("cat.jpg", {}); });
+  const auto error = get_error_asked_once(404, "NoSuchBucket");
 
   ASSERT_TRUE(error.has_value());
   EXPECT_EQ(error->kind(), ErrorKind::kStoreUnavailable);
-  EXPECT_EQ(server.requests().size(), 1u);
 }
 
 TEST(S3RetryTest, BadRequestIsUnavailableWithoutRetry) {
-  ScriptedServer server({s3_error(400, "InvalidRequest")});
-  S3Storage storage(config_for(server));
-
-  const auto error = error_from([&] { storage.get("cat.jpg", {}); });
+  const auto error = get_error_asked_once(400, "InvalidRequest");
 
   ASSERT_TRUE(error.has_value()) << "an unexpected 400 must not read as an object or as missing";
   EXPECT_EQ(error->kind(), ErrorKind::kStoreUnavailable);
   EXPECT_NE(std::string(error->what()).find("400"), std::string::npos) << error->what();
-  EXPECT_EQ(server.requests().size(), 1u);
 }
 
 // ---- 403 ------------------------------------------------------------------------------
@@ -458,14 +460,10 @@ TEST(S3RetryTest, AccessDeniedOnGetIsNotFound) {
 }
 
 TEST(S3RetryTest, SignatureMismatchOnGetIsUnavailable) {
-  ScriptedServer server({s3_error(403, "SignatureDoesNotMatch")});
-  S3Storage storage(config_for(server));
-
-  const auto error = error_from([&] { storage.get("cat.jpg", {}); });
+  const auto error = get_error_asked_once(403, "SignatureDoesNotMatch");
 
   ASSERT_TRUE(error.has_value()) << "a bad signature must not pass for a missing key";
   EXPECT_EQ(error->kind(), ErrorKind::kStoreUnavailable);
-  EXPECT_EQ(server.requests().size(), 1u);
 }
 
 TEST(S3RetryTest, ForbiddenPutThrows) {
