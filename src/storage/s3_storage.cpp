@@ -57,12 +57,17 @@ struct Endpoint {
   std::string port;    // empty when not given
 };
 
+// Letters, digits, '.', '-' and '_': what may stand in a host name (and so in a
+// bucket name, which virtual-hosted addressing puts there) without encoding.
+bool host_name_safe(std::string_view name) {
+  return std::all_of(name.begin(), name.end(),
+                     [](unsigned char c) { return std::isalnum(c) || c == '.' || c == '-' || c == '_'; });
+}
+
 bool valid_bucket_name(std::string_view bucket) {
   // AWS allows [a-z0-9.-]; other S3 stores also accept upper case and '_'. Anything
   // beyond that would need encoding in a host name or break the URL, so refuse it.
-  if (bucket.empty() || bucket.size() > 255) return false;
-  return std::all_of(bucket.begin(), bucket.end(),
-                     [](unsigned char c) { return std::isalnum(c) || c == '.' || c == '-' || c == '_'; });
+  return !bucket.empty() && bucket.size() <= 255 && host_name_safe(bucket);
 }
 
 bool valid_region(std::string_view region) {
@@ -102,10 +107,7 @@ Endpoint parse_endpoint(std::string_view url, std::string_view setting) {
     const std::size_t colon = authority.find(':');
     endpoint.host = std::string(authority.substr(0, colon));
     if (colon != std::string_view::npos) port = authority.substr(colon + 1);
-    const bool host_ok = std::all_of(endpoint.host.begin(), endpoint.host.end(), [](unsigned char c) {
-      return std::isalnum(c) || c == '.' || c == '-' || c == '_';
-    });
-    if (!host_ok) throw fail("bad host");
+    if (!host_name_safe(endpoint.host)) throw fail("bad host");
   }
   if (endpoint.host.empty() || endpoint.host == "[]") throw fail("no host");
   if (!port.empty() || authority.back() == ':') {
