@@ -12,11 +12,10 @@
 #include "common/log.h"
 #include "http/handler.h"
 #include "http/server.h"
-#include "image/pipeline.h"
 #include "image/vips_runtime.h"
-#include "negotiate/accept.h"
 #include "request/image_request.h"
 #include "storage/open_storage.h"
+#include "variant/make_variant.h"
 
 using namespace imageflex;
 
@@ -71,10 +70,11 @@ int serve(const std::vector<std::string>& args) {
   }
   Handler handler(config, *storage);
   Server server(config, handler);
-  log_line("{\"level\":\"info\",\"msg\":\"listening on http://" +
-           config.listen.substr(0, config.listen.rfind(':')) + ":" + std::to_string(server.port()) +
-           "\",\"storage\":\"" + json_escape(storage->describe()) +
-           "\",\"workers\":" + std::to_string(config.workers) + "}");
+  log_line(Json{{"level", "info"},
+                {"msg", "listening on http://" + config.listen.substr(0, config.listen.rfind(':')) + ":" +
+                            std::to_string(server.port())},
+                {"storage", storage->describe()},
+                {"workers", config.workers}});
   server.run();
   return 0;
 }
@@ -93,16 +93,13 @@ int convert(const std::vector<std::string>& args) {
   buffer << in.rdbuf();
   const std::string bytes = buffer.str();
 
-  SourceInfo source = probe(bytes, config.limits);
-  std::optional<Format> output = request.format;
-  if (!output) {
+  // Without f=, the output's extension names the format; failing that, the source decides.
+  if (!request.format) {
     auto dot = args[1].rfind('.');
-    if (dot != std::string::npos) output = parse_output_format(args[1].substr(dot + 1));
+    if (dot != std::string::npos) request.format = parse_output_format(args[1].substr(dot + 1));
   }
-  if (!output) output = choose_format({}, {source.format, source.alpha, source.animated()});
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(config.limits.deadline_ms);
-  Encoded encoded = transform(bytes, source, {request.geometry, *output, request.quality}, config.limits,
-                              config.quality, deadline);
+  Encoded encoded = make_variant(bytes, request, {}, config.limits, config.quality, deadline);
   std::ofstream out(args[1], std::ios::binary);
   out.write(encoded.bytes.data(), static_cast<std::streamsize>(encoded.bytes.size()));
   if (!out) throw std::invalid_argument("cannot write " + args[1]);

@@ -7,26 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "image/limits.h"
+#include "image/quality.h"
+
 namespace imageflex {
-
-struct Limits {
-  std::uint64_t max_source_bytes = 50ull << 20;   // 50 MiB
-  std::uint64_t max_source_pixels = 100'000'000;  // 100 MP, summed over all frames loaded
-  int max_output_dimension = 8192;                // w, h and the result, in pixels
-  int max_frames = 200;                           // animation frames kept
-  int deadline_ms = 15000;                        // per request, end to end
-};
-
-// Defaults measured by bench/quality.sh (BENCHMARKS.md): each format's lowest quality
-// that matches JPEG q80's SSIM on photographs, and the AVIF effort whose encode fits a
-// first-request budget.
-struct Quality {
-  int jpeg = 80;
-  int webp = 86;
-  int avif = 71;
-  int avif_effort = 0;  // libvips effort: 0 fastest .. 9 slowest and smallest
-  int png_compression = 6;
-};
 
 struct Config {
   std::string root = "./samples";  // filesystem storage root

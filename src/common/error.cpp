@@ -12,7 +12,8 @@ int http_status(ErrorKind kind) {
     case ErrorKind::kUnsupportedMedia: return 415;
     case ErrorKind::kUnprocessable: return 422;
     case ErrorKind::kOverloaded:
-    case ErrorKind::kStoreUnavailable: return 503;
+    case ErrorKind::kStoreUnavailable:
+    case ErrorKind::kSourceChanged: return 503;
     case ErrorKind::kTimeout: return 504;
     case ErrorKind::kInternal: return 500;
   }

@@ -1,5 +1,6 @@
-// One error type for the whole service: a kind (which maps to one HTTP status in
-// http/responses) and a short public reason that is safe to show a client.
+// One error type for the whole service: a kind (which maps to one HTTP status,
+// http_status() below) and a short reason. The reason is shown to the client for
+// every kind but kInternal, whose reason is logged and shown only as "internal error".
 #pragma once
 
 #include <stdexcept>
@@ -17,6 +18,7 @@ enum class ErrorKind {
   kUnprocessable,     // 422: corrupt or truncated image
   kOverloaded,        // 503 + Retry-After: transform queue full
   kStoreUnavailable,  // 503 + Retry-After: the storage backend failed or is unreachable
+  kSourceChanged,     // 503 + Retry-After: the original was replaced while it was read
   kTimeout,           // 504: past the per-request deadline
   kInternal,          // 500: a bug; the reason is logged, never shown
 };

@@ -5,44 +5,28 @@
 
 namespace imageflex {
 namespace {
+
 std::mutex output_mutex;
-}
 
-std::string json_escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + 8);
-  for (unsigned char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out;
-}
-
-void log_line(const std::string& line) {
+void write_line(std::FILE* stream, std::string line) {
+  line += '\n';
   std::lock_guard lock(output_mutex);
-  std::fwrite(line.data(), 1, line.size(), stdout);
-  std::fputc('\n', stdout);
-  std::fflush(stdout);
+  std::fwrite(line.data(), 1, line.size(), stream);
+  std::fflush(stream);
+}
+
+}  // namespace
+
+std::string to_json(const Json& value) {
+  return value.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+void log_line(const Json& object) {
+  write_line(stdout, to_json(object));
 }
 
 void log_event(std::string_view level, std::string_view message) {
-  std::string line = "{\"level\":\"" + json_escape(level) + "\",\"msg\":\"" + json_escape(message) + "\"}\n";
-  std::lock_guard lock(output_mutex);
-  std::fwrite(line.data(), 1, line.size(), stderr);
-  std::fflush(stderr);
+  write_line(stderr, to_json(Json{{"level", level}, {"msg", message}}));
 }
 
 }  // namespace imageflex

@@ -1,18 +1,26 @@
-// Minimal structured logging: one JSON object per line.
+// Structured logging: one JSON object per line. Every JSON the service writes (logs,
+// stats) is built with nlohmann::ordered_json and written by to_json(), so escaping
+// lives in one place.
 #pragma once
+
+#include <nlohmann/json.hpp>
 
 #include <string>
 #include <string_view>
 
 namespace imageflex {
 
-// Escapes a string for use inside a JSON string literal.
-std::string json_escape(std::string_view text);
+using Json = nlohmann::ordered_json;  // keys stay in the order they were added
 
-// Writes one line to stdout atomically (whole lines never interleave).
-void log_line(const std::string& line);
+// Compact JSON text. Never throws: bytes that are not UTF-8 (a raw request path, say)
+// are replaced with U+FFFD.
+std::string to_json(const Json& value);
 
-// {"level":"...","msg":"..."} on stderr, for start-up and internal errors.
+// Writes one object as a line on stdout atomically (whole lines never interleave):
+// the access log.
+void log_line(const Json& object);
+
+// {"level":"...","msg":"..."} on stderr, for start-up, warnings and internal errors.
 void log_event(std::string_view level, std::string_view message);
 
 }  // namespace imageflex

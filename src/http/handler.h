@@ -2,26 +2,22 @@
 // response. Blocking; runs on a handler thread, never on an I/O thread.
 #pragma once
 
-#include <boost/beast/http.hpp>
-
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <optional>
 
 #include "cache/memory_cache.h"
 #include "cache/single_flight.h"
-#include "cache/worker_pool.h"
 #include "common/config.h"
 #include "common/error.h"
+#include "http/responses.h"
+#include "http/worker_pool.h"
 #include "negotiate/accept.h"
 #include "request/image_request.h"
 #include "storage/storage.h"
 
 namespace imageflex {
-
-namespace http = boost::beast::http;
-using Request = http::request<http::string_body>;
-using Response = http::response<http::string_body>;
 
 inline constexpr std::string_view kHealthPath = "/_imageflex/health";
 inline constexpr std::string_view kStatsPath = "/_imageflex/stats";
@@ -38,13 +34,30 @@ struct Stats {
   std::atomic<std::uint64_t> store_errors{0};
 };
 
+// Where a response's bytes came from, sent as X-Cache and logged.
+enum class CacheOutcome {
+  kNone,            // no image served (errors, health, stats)
+  kOriginal,        // the original's own bytes
+  kHitMemory,       // a variant from the memory cache
+  kHitStore,        // a variant from the store
+  kHitRevalidated,  // a 304 for a variant the client holds
+  kMiss,            // a variant made for this request
+  kMissCoalesced,   // a variant made for another request that asked at the same time
+};
+std::string_view cache_outcome_name(CacheOutcome outcome);  // "" for kNone
+
+// Thread-safe: any number of threads may call handle() and overloaded() at once.
+// The storage passed in must be thread-safe too (every Storage is).
 class Handler {
  public:
+  using Clock = std::chrono::steady_clock;
+
   Handler(const Config& config, Storage& storage);
   ~Handler();
 
   // Never throws: every failure becomes a status with a short plain-text reason.
-  Response handle(const Request& request);
+  // `deadline_cap` (a Lambda invocation's end, say) can only shorten the configured deadline.
+  Response handle(const Request& request, std::optional<Clock::time_point> deadline_cap = std::nullopt);
 
   // The 503 an I/O thread sends when even the handler queue is full.
   Response overloaded(const Request& request);
@@ -53,19 +66,27 @@ class Handler {
 
  private:
   using VariantPtr = std::shared_ptr<const CachedVariant>;
-  using Clock = std::chrono::steady_clock;
 
-  Response route(const Request& request, Clock::time_point deadline, std::string& cache_outcome);
-  Response serve_original(const Request& request, const ImageRequest& image, std::string& cache_outcome);
-  VariantPtr find_variant(const std::string& key, std::string& cache_outcome);
-  VariantPtr make_variant(const ImageRequest& image, const AcceptedFormats& accepted, const std::string& key,
-                          Clock::time_point deadline, std::string& cache_outcome);
-  VariantPtr produce_variant(const ImageRequest& image, const AcceptedFormats& accepted,
-                             const std::string& key, Clock::time_point deadline);
+  // One request's life: what was asked, when it started, when it must be answered,
+  // and what the cache did for it.
+  struct Exchange {
+    const Request& request;
+    Clock::time_point started;
+    Clock::time_point deadline;
+    CacheOutcome cache = CacheOutcome::kNone;
+  };
+
+  Response route(Exchange& exchange);
+  Response serve_original(Exchange& exchange, const ImageRequest& image);
+  Response serve_variant(Exchange& exchange, const ImageRequest& image);
+  VariantPtr find_variant(Exchange& exchange, const std::string& key);
+  VariantPtr make_variant_once(Exchange& exchange, const ImageRequest& image, const AcceptedFormats& accepted,
+                               const std::string& key);
+  VariantPtr produce_variant(const Exchange& exchange, const ImageRequest& image,
+                             const AcceptedFormats& accepted, const std::string& key);
+  void store_variant(const std::string& key, const CachedVariant& variant, const std::string& source_etag);
   std::string stats_json() const;
-  Response error_response(const Request& request, const Error& error);
-  void log_access(const Request& request, const Response& response, Clock::time_point started,
-                  const std::string& cache_outcome);
+  void log_access(const Exchange& exchange, const Response& response);
 
   const Config config_;
   Storage& storage_;

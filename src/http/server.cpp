@@ -7,8 +7,8 @@
 #include <thread>
 #include <vector>
 
-#include "cache/worker_pool.h"
 #include "common/log.h"
+#include "http/worker_pool.h"
 
 namespace imageflex {
 

@@ -5,20 +5,14 @@
 #include <string>
 #include <string_view>
 
-#include "common/config.h"
 #include "image/format.h"
 #include "image/geometry.h"
+#include "image/limits.h"
+#include "image/quality.h"
+#include "image/source.h"
 #include "image/vips_runtime.h"
 
 namespace imageflex {
-
-struct SourceInfo {
-  Format format = Format::kJpeg;
-  Size size;       // upright size of one frame (EXIF orientation applied)
-  int frames = 1;  // animation frames (1 for stills and for formats we never animate)
-  bool alpha = false;
-  bool animated() const { return frames > 1; }
-};
 
 // Reads only the header: format from the magic bytes, then size, frames and alpha.
 // Enforces the byte, pixel and frame limits before any pixel is decoded.
@@ -38,8 +32,9 @@ struct Encoded {
   int frames = 1;
 };
 
-// Makes the variant. Throws Error: kUnprocessable (corrupt data), kTimeout (deadline
-// passed; the computation is killed), kTooLarge (result beyond max_output_dimension).
+// Makes the variant. Throws Error: kBadRequest (the result would exceed
+// max_output_dimension), kUnprocessable (corrupt data), kTimeout (deadline passed;
+// the computation is killed).
 Encoded transform(std::string_view bytes, const SourceInfo& source, const TransformSpec& spec,
                   const Limits& limits, const Quality& quality, Deadline deadline);
 

@@ -1,6 +1,7 @@
 #include "image/vips_steps.h"
 
 #include "common/error.h"
+#include "image/vips_handles.h"
 
 namespace imageflex {
 
@@ -27,8 +28,8 @@ VImage to_srgb8(const VImage& input) {
 
 VImage without_metadata(const VImage& image) {
   VImage copy = image.copy();
-  gchar** fields = vips_image_get_fields(copy.get_image());
-  for (gchar** field = fields; *field; ++field) {
+  const OwnedStrv fields(vips_image_get_fields(copy.get_image()));
+  for (gchar** field = fields.get(); *field; ++field) {
     std::string_view name(*field);
     if (name.starts_with("exif-") || name.starts_with("xmp-") || name.starts_with("iptc-") ||
         name.starts_with("icc-") || name.starts_with("jpeg-thumbnail") || name == "orientation" ||
@@ -36,28 +37,31 @@ VImage without_metadata(const VImage& image) {
       vips_image_remove(copy.get_image(), *field);
     }
   }
-  g_strfreev(fields);
   return copy;
 }
 
 namespace {
 
 // The saver (by suffix) and its options for one output format.
-std::pair<const char*, VOption*> encoder_for(Format format, int quality, const Quality& defaults) {
-  auto* options = VImage::option()->set("strip", true);  // variants carry no metadata
+std::pair<const char*, OwnedOptions> encoder_for(Format format, int requested_quality,
+                                                 const Quality& defaults) {
+  const int quality = effective_quality(format, requested_quality, defaults);
+  OwnedOptions options(VImage::option()->set("strip", true));  // variants carry no metadata
   switch (format) {
     case Format::kJpeg:
-      return {".jpg", options->set("Q", quality > 0 ? quality : defaults.jpeg)->set("optimize_coding", true)};
-    case Format::kWebp: return {".webp", options->set("Q", quality > 0 ? quality : defaults.webp)};
+      options->set("Q", quality)->set("optimize_coding", true);
+      return {".jpg", std::move(options)};
+    case Format::kWebp: options->set("Q", quality); return {".webp", std::move(options)};
     case Format::kAvif:
-      return {".avif", options->set("Q", quality > 0 ? quality : defaults.avif)
-                           ->set("compression", VIPS_FOREIGN_HEIF_COMPRESSION_AV1)
-                           ->set("effort", defaults.avif_effort)};
-    case Format::kPng: return {".png", options->set("compression", defaults.png_compression)};
-    case Format::kGif: return {".gif", options};
-    default:
-      delete options;
-      throw Error(ErrorKind::kBadRequest, "cannot encode " + std::string(format_name(format)));
+      options->set("Q", quality)
+          ->set("compression", VIPS_FOREIGN_HEIF_COMPRESSION_AV1)
+          ->set("effort", defaults.avif_effort);
+      return {".avif", std::move(options)};
+    case Format::kPng:
+      options->set("compression", defaults.png_compression);
+      return {".png", std::move(options)};
+    case Format::kGif: return {".gif", std::move(options)};
+    default: throw Error(ErrorKind::kBadRequest, "cannot encode " + std::string(format_name(format)));
   }
 }
 
@@ -67,9 +71,9 @@ std::string encode(const VImage& image, Format format, int quality, const Qualit
   auto [suffix, options] = encoder_for(format, quality, defaults);
   void* buffer = nullptr;
   std::size_t length = 0;
-  image.write_to_buffer(suffix, &buffer, &length, options);
+  image.write_to_buffer(suffix, &buffer, &length, options.release());  // the call owns the options
+  const OwnedBuffer owned(buffer);
   std::string bytes(static_cast<const char*>(buffer), length);
-  g_free(buffer);
   // libvips 8.14's webpsave writes EXIF and ICC chunks even with strip.
   return format == Format::kWebp ? strip_webp_metadata(bytes) : bytes;
 }

@@ -6,8 +6,8 @@
 
 #include <string>
 
-#include "common/config.h"
 #include "image/format.h"
+#include "image/quality.h"
 
 namespace imageflex {
 

@@ -44,8 +44,8 @@ AcceptedFormats parse_accept(std::string_view header) {
   return accepted;
 }
 
-Format choose_format(const AcceptedFormats& accepted, const SourceTraits& source) {
-  if (source.animated) return accepted.webp ? Format::kWebp : Format::kGif;
+Format choose_format(const AcceptedFormats& accepted, const SourceInfo& source) {
+  if (source.animated()) return accepted.webp ? Format::kWebp : Format::kGif;
   if (accepted.avif) return Format::kAvif;
   if (accepted.webp) return Format::kWebp;
   switch (source.format) {

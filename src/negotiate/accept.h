@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "image/format.h"
+#include "image/source.h"
 
 namespace imageflex {
 
@@ -18,14 +19,8 @@ struct AcceptedFormats {
 
 AcceptedFormats parse_accept(std::string_view header);
 
-struct SourceTraits {
-  Format format = Format::kJpeg;
-  bool alpha = false;
-  bool animated = false;
-};
-
 // AVIF if accepted, else WebP, else the source's own format when browsers all show it
 // (JPEG, PNG, GIF), else JPEG (PNG with alpha). Animations keep moving: WebP or GIF.
-Format choose_format(const AcceptedFormats& accepted, const SourceTraits& source);
+Format choose_format(const AcceptedFormats& accepted, const SourceInfo& source);
 
 }  // namespace imageflex

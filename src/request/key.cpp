@@ -15,15 +15,6 @@ std::string_view fit_name(Fit fit) {
   return "cover";
 }
 
-int default_quality(Format format, const Quality& defaults) {
-  switch (format) {
-    case Format::kJpeg: return defaults.jpeg;
-    case Format::kWebp: return defaults.webp;
-    case Format::kAvif: return defaults.avif;
-    default: return 0;  // lossless formats have no quality
-  }
-}
-
 }  // namespace
 
 std::string canonical_parameters(const ImageRequest& request, const AcceptedFormats& accepted,
@@ -33,14 +24,14 @@ std::string canonical_parameters(const ImageRequest& request, const AcceptedForm
                     ",fit=" + std::string(fit_name(g.fit)) + ",enlarge=" + (g.enlarge ? "1" : "0");
   if (request.format) {
     out += ",f=" + std::string(format_name(*request.format));
-    int q = request.quality > 0 ? request.quality : default_quality(*request.format, defaults);
-    out += ",q=" + std::to_string(q);
+    out += ",q=" + std::to_string(effective_quality(*request.format, request.quality, defaults));
   } else {
     out += std::string(",f=auto") + (accepted.avif ? "-avif" : "") + (accepted.webp ? "-webp" : "");
     // The format is chosen later, so name every default it might use.
     out += request.quality > 0 ? ",q=" + std::to_string(request.quality)
-                               : ",q=auto-" + std::to_string(defaults.jpeg) + "-" +
-                                     std::to_string(defaults.webp) + "-" + std::to_string(defaults.avif);
+                               : ",q=auto-" + std::to_string(effective_quality(Format::kJpeg, 0, defaults)) +
+                                     "-" + std::to_string(effective_quality(Format::kWebp, 0, defaults)) +
+                                     "-" + std::to_string(effective_quality(Format::kAvif, 0, defaults));
   }
   out += ",effort=" + std::to_string(defaults.avif_effort) + ",z=" + std::to_string(defaults.png_compression);
   return out;

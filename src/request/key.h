@@ -10,7 +10,7 @@
 
 #include <string>
 
-#include "common/config.h"
+#include "image/quality.h"
 #include "negotiate/accept.h"
 #include "request/image_request.h"
 

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "common/error.h"
+#include "common/unique_fd.h"
 #include "image/format.h"
 
 namespace imageflex {
@@ -57,58 +58,49 @@ ObjectInfo info_of(int fd, const struct stat& st) {
   return info;
 }
 
-struct Fd {
-  int fd = -1;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
 }  // namespace
 
 FsStorage::FsStorage(const std::string& root) : root_(root) {
-  root_fd_ = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (root_fd_ < 0) throw std::invalid_argument("invalid root '" + root + "': " + std::strerror(errno));
+  root_fd_.reset(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root_fd_.valid()) throw std::invalid_argument("invalid root '" + root + "': " + std::strerror(errno));
 }
 
-FsStorage::~FsStorage() {
-  ::close(root_fd_);
-}
+FsStorage::~FsStorage() = default;
 
 int FsStorage::open_beneath(const std::string& key, int flags) const {
   struct open_how how {};
   how.flags = static_cast<std::uint64_t>(flags | O_CLOEXEC);
   how.mode = (flags & O_CREAT) ? 0644 : 0;
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-  return static_cast<int>(::syscall(SYS_openat2, root_fd_, key.c_str(), &how, sizeof how));
+  return static_cast<int>(::syscall(SYS_openat2, root_fd_.get(), key.c_str(), &how, sizeof how));
 }
 
 int FsStorage::open_object(const std::string& key, struct stat& st) const {
-  Fd file{open_beneath(key, O_RDONLY | O_NONBLOCK)};
-  if (file.fd < 0) {
+  UniqueFd file{open_beneath(key, O_RDONLY | O_NONBLOCK)};
+  if (file.get() < 0) {
     if (errno == ENOENT || errno == ENOTDIR || errno == EXDEV || errno == ELOOP || errno == ENAMETOOLONG) {
       return -1;  // missing, or a path that escapes the root: both are "not here"
     }
     store_failure("cannot open object");
   }
-  if (::fstat(file.fd, &st) != 0) store_failure("cannot stat object");
+  if (::fstat(file.get(), &st) != 0) store_failure("cannot stat object");
   if (!S_ISREG(st.st_mode)) return -1;
-  return std::exchange(file.fd, -1);
+  return file.release();
 }
 
 std::optional<ObjectInfo> FsStorage::stat(const std::string& key) {
   struct stat st {};
-  Fd file{open_object(key, st)};
-  if (file.fd < 0) return std::nullopt;
-  return info_of(file.fd, st);
+  UniqueFd file{open_object(key, st)};
+  if (file.get() < 0) return std::nullopt;
+  return info_of(file.get(), st);
 }
 
 GetResult FsStorage::get(const std::string& key, const GetOptions& options) {
   GetResult result;
   struct stat st {};
-  Fd file{open_object(key, st)};
-  if (file.fd < 0) return result;
-  result.object.info = info_of(file.fd, st);
+  UniqueFd file{open_object(key, st)};
+  if (file.get() < 0) return result;
+  result.object.info = info_of(file.get(), st);
   const auto& etag = result.object.info.etag;
   if (!options.if_match.empty() && options.if_match != etag) {
     result.status = GetStatus::kPreconditionFailed;
@@ -127,7 +119,7 @@ GetResult FsStorage::get(const std::string& key, const GetOptions& options) {
   bytes.resize(result.object.info.size);
   std::size_t done = 0;
   while (done < bytes.size()) {
-    ssize_t n = ::pread(file.fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(done));
+    ssize_t n = ::pread(file.get(), bytes.data() + done, bytes.size() - done, static_cast<off_t>(done));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) store_failure("cannot read object");
     if (n == 0) break;
@@ -146,55 +138,56 @@ void FsStorage::put(const std::string& key, std::string_view bytes, const PutOpt
   for (auto slash = key.find('/'); slash != std::string::npos; slash = key.find('/', slash + 1)) {
     auto previous = key.rfind('/', slash - 1);
     bool top = previous == std::string::npos || slash == 0;
-    Fd parent{open_beneath(top ? "." : key.substr(0, previous), O_RDONLY | O_DIRECTORY)};
+    UniqueFd parent{open_beneath(top ? "." : key.substr(0, previous), O_RDONLY | O_DIRECTORY)};
     std::string name = key.substr(top ? 0 : previous + 1, top ? slash : slash - previous - 1);
-    if (parent.fd < 0) store_failure("cannot open folder");
-    if (::mkdirat(parent.fd, name.c_str(), 0755) != 0 && errno != EEXIST)
+    if (parent.get() < 0) store_failure("cannot open folder");
+    if (::mkdirat(parent.get(), name.c_str(), 0755) != 0 && errno != EEXIST)
       store_failure("cannot create folder");
   }
   auto slash = key.rfind('/');
   std::string dir = slash == std::string::npos ? "." : key.substr(0, slash);
-  Fd dir_fd{open_beneath(dir, O_RDONLY | O_DIRECTORY)};
-  if (dir_fd.fd < 0) store_failure("cannot open folder");
+  UniqueFd dir_fd{open_beneath(dir, O_RDONLY | O_DIRECTORY)};
+  if (dir_fd.get() < 0) store_failure("cannot open folder");
 
   static thread_local std::mt19937_64 random{std::random_device{}()};
   char temp[64];
   std::snprintf(temp, sizeof temp, ".tmp-%016llx", static_cast<unsigned long long>(random()));
-  Fd out{::openat(dir_fd.fd, temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)};
-  if (out.fd < 0) store_failure("cannot create file");
+  UniqueFd out{::openat(dir_fd.get(), temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)};
+  if (out.get() < 0) store_failure("cannot create file");
   auto fail = [&](const char* what) {
     int saved = errno;
-    ::unlinkat(dir_fd.fd, temp, 0);
+    ::unlinkat(dir_fd.get(), temp, 0);
     errno = saved;
     store_failure(what);
   };
   std::size_t done = 0;
   while (done < bytes.size()) {
-    ssize_t n = ::write(out.fd, bytes.data() + done, bytes.size() - done);
+    ssize_t n = ::write(out.get(), bytes.data() + done, bytes.size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) fail("cannot write file");
     done += static_cast<std::size_t>(n);
   }
   auto set_xattr = [&](const std::string& name, const std::string& value) {
     // Best effort: a filesystem without user xattrs still stores the bytes.
-    if (!value.empty()) ::fsetxattr(out.fd, (kXattrPrefix + name).c_str(), value.data(), value.size(), 0);
+    if (!value.empty()) ::fsetxattr(out.get(), (kXattrPrefix + name).c_str(), value.data(), value.size(), 0);
   };
   set_xattr("content-type", options.content_type);
   set_xattr("cache-control", options.cache_control);
   for (const auto& [name, value] : options.metadata) set_xattr("meta." + name, value);
   // Durable before visible: a crash leaves either the old file or the whole new one.
-  if (::fsync(out.fd) != 0) fail("cannot sync file");
+  if (::fsync(out.get()) != 0) fail("cannot sync file");
   std::string name = slash == std::string::npos ? key : key.substr(slash + 1);
-  if (::renameat(dir_fd.fd, temp, dir_fd.fd, name.c_str()) != 0) fail("cannot rename file");
+  if (::renameat(dir_fd.get(), temp, dir_fd.get(), name.c_str()) != 0) fail("cannot rename file");
 }
 
 void FsStorage::remove(const std::string& key) {
   auto slash = key.rfind('/');
   std::string dir = slash == std::string::npos ? "." : key.substr(0, slash);
-  Fd dir_fd{open_beneath(dir, O_RDONLY | O_DIRECTORY)};
-  if (dir_fd.fd < 0) return;
+  UniqueFd dir_fd{open_beneath(dir, O_RDONLY | O_DIRECTORY)};
+  if (dir_fd.get() < 0) return;
   std::string name = slash == std::string::npos ? key : key.substr(slash + 1);
-  if (::unlinkat(dir_fd.fd, name.c_str(), 0) != 0 && errno != ENOENT) store_failure("cannot remove object");
+  if (::unlinkat(dir_fd.get(), name.c_str(), 0) != 0 && errno != ENOENT)
+    store_failure("cannot remove object");
 }
 
 }  // namespace imageflex

@@ -8,6 +8,7 @@
 
 #include <string>
 
+#include "common/unique_fd.h"
 #include "storage/storage.h"
 
 namespace imageflex {
@@ -16,8 +17,6 @@ class FsStorage : public Storage {
  public:
   explicit FsStorage(const std::string& root);  // throws std::invalid_argument
   ~FsStorage() override;
-  FsStorage(const FsStorage&) = delete;
-  FsStorage& operator=(const FsStorage&) = delete;
 
   std::optional<ObjectInfo> stat(const std::string& key) override;
   GetResult get(const std::string& key, const GetOptions& options) override;
@@ -32,7 +31,7 @@ class FsStorage : public Storage {
   int open_object(const std::string& key, struct stat& st) const;
 
   std::string root_;
-  int root_fd_ = -1;
+  UniqueFd root_fd_;
 };
 
 }  // namespace imageflex

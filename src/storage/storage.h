@@ -1,6 +1,9 @@
 // The storage contract shared by every backend (filesystem, S3). Keys are
 // '/'-separated relative paths, already validated by the caller (see
-// request/key.h): no leading '/', no '.' or '..' segments, no NUL.
+// validate_key in request/image_request.h): no leading '/', no '.' or '..' segments,
+// no NUL.
+//
+// Thread-safety: every backend may be called from any number of threads at once.
 #pragma once
 
 #include <cstdint>

@@ -26,26 +26,26 @@ TEST(AcceptTest, ParsesMediaRangesAndQValues) {
 
 struct ChoiceCase {
   AcceptedFormats accepted;
-  SourceTraits source;
+  SourceInfo source;
   Format expected;
 };
 
 TEST(AcceptTest, ChoosesTheBestFormatTheClientTakes) {
   const ChoiceCase table[] = {
-      {{true, true}, {Format::kJpeg, false, false}, Format::kAvif},
-      {{false, true}, {Format::kJpeg, false, false}, Format::kWebp},
-      {{false, false}, {Format::kJpeg, false, false}, Format::kJpeg},
-      {{false, false}, {Format::kPng, true, false}, Format::kPng},
-      {{false, false}, {Format::kGif, false, false}, Format::kGif},
-      {{false, false}, {Format::kTiff, false, false}, Format::kJpeg},
-      {{false, false}, {Format::kTiff, true, false}, Format::kPng},
-      {{false, false}, {Format::kHeic, false, false}, Format::kJpeg},
-      {{false, false}, {Format::kAvif, false, false}, Format::kJpeg},
-      {{false, false}, {Format::kWebp, true, false}, Format::kPng},
+      {{true, true}, {Format::kJpeg, {}, 1, false}, Format::kAvif},
+      {{false, true}, {Format::kJpeg, {}, 1, false}, Format::kWebp},
+      {{false, false}, {Format::kJpeg, {}, 1, false}, Format::kJpeg},
+      {{false, false}, {Format::kPng, {}, 1, true}, Format::kPng},
+      {{false, false}, {Format::kGif, {}, 1, false}, Format::kGif},
+      {{false, false}, {Format::kTiff, {}, 1, false}, Format::kJpeg},
+      {{false, false}, {Format::kTiff, {}, 1, true}, Format::kPng},
+      {{false, false}, {Format::kHeic, {}, 1, false}, Format::kJpeg},
+      {{false, false}, {Format::kAvif, {}, 1, false}, Format::kJpeg},
+      {{false, false}, {Format::kWebp, {}, 1, true}, Format::kPng},
       // Animations are never AVIF: animated WebP if taken, else GIF.
-      {{true, true}, {Format::kGif, false, true}, Format::kWebp},
-      {{true, false}, {Format::kGif, false, true}, Format::kGif},
-      {{false, false}, {Format::kWebp, true, true}, Format::kGif},
+      {{true, true}, {Format::kGif, {}, 2, false}, Format::kWebp},
+      {{true, false}, {Format::kGif, {}, 2, false}, Format::kGif},
+      {{false, false}, {Format::kWebp, {}, 2, true}, Format::kGif},
   };
   for (const auto& row : table) {
     EXPECT_EQ(choose_format(row.accepted, row.source), row.expected)

@@ -10,7 +10,7 @@ TEST(ErrorTest, EachKindMapsToItsStatus) {
       {ErrorKind::kBadRequest, 400},    {ErrorKind::kNotFound, 404},   {ErrorKind::kMethodNotAllowed, 405},
       {ErrorKind::kTooLarge, 413},      {ErrorKind::kUriTooLong, 414}, {ErrorKind::kUnsupportedMedia, 415},
       {ErrorKind::kUnprocessable, 422}, {ErrorKind::kOverloaded, 503}, {ErrorKind::kStoreUnavailable, 503},
-      {ErrorKind::kTimeout, 504},       {ErrorKind::kInternal, 500},
+      {ErrorKind::kSourceChanged, 503}, {ErrorKind::kTimeout, 504},    {ErrorKind::kInternal, 500},
   };
   for (const auto& [kind, status] : table) EXPECT_EQ(http_status(kind), status);
 }

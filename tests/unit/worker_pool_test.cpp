@@ -1,4 +1,4 @@
-#include "cache/worker_pool.h"
+#include "http/worker_pool.h"
 
 #include <gtest/gtest.h>
 
@@ -33,16 +33,30 @@ TEST(WorkerPoolTest, RefusesWhenTheQueueIsFull) {
 
 TEST(SingleFlightTest, OneLeaderManyFollowers) {
   SingleFlight<int> flights;
-  auto leader = flights.join("k");
-  auto follower = flights.join("k");
-  auto other = flights.join("other");
-  EXPECT_TRUE(leader.leader());
-  EXPECT_FALSE(follower.leader());
-  EXPECT_TRUE(other.leader());
-  leader.promise->set_value(42);
-  flights.finish("k");
-  EXPECT_EQ(follower.result.get(), 42);
+  {
+    auto leader = flights.join("k");
+    auto follower = flights.join("k");
+    auto other = flights.join("other");
+    EXPECT_TRUE(leader.leader());
+    EXPECT_FALSE(follower.leader());
+    EXPECT_TRUE(other.leader());
+    EXPECT_EQ(flights.in_flight(), 2u);
+    leader.fulfil(42);
+    EXPECT_EQ(follower.result().get(), 42);
+  }
+  EXPECT_EQ(flights.in_flight(), 0u) << "a leader's ticket ends its flight when it goes";
   EXPECT_TRUE(flights.join("k").leader()) << "a finished flight starts anew";
+}
+
+TEST(SingleFlightTest, ALeaderThatLeavesWithoutAnAnswerFailsItsWaiters) {
+  SingleFlight<int> flights;
+  auto follower = [&] {
+    auto leader = flights.join("k");
+    return flights.join("k");  // the leader's ticket goes out of scope unanswered
+  }();
+  EXPECT_FALSE(follower.leader());
+  EXPECT_THROW(follower.result().get(), std::runtime_error);
+  EXPECT_EQ(flights.in_flight(), 0u);
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-#include "cache/worker_pool.h"
+#include "http/worker_pool.h"
 
 namespace imageflex {
 

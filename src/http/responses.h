@@ -1,0 +1,38 @@
+// Building HTTP responses: images (with their validators), plain text and errors.
+// Every response the handler sends is made here, so headers stay consistent.
+#pragma once
+
+#include <boost/beast/http.hpp>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/error.h"
+
+namespace imageflex {
+
+namespace http = boost::beast::http;
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+// The value of one request header ("" when absent).
+std::string_view header(const Request& request, http::field name);
+
+// An image, or a 304 for it (no body, no type); HEAD gets the headers alone. `etag` is
+// sent as given (quoted), with Last-Modified and Cache-Control.
+Response image_response(const Request& request, bool not_modified, const std::string& bytes,
+                        std::string_view content_type, std::string_view etag, std::int64_t last_modified,
+                        std::string_view cache_control);
+
+// A small uncached text or JSON body (health, stats).
+Response text_response(const Request& request, std::string_view content_type, std::string body);
+
+// The status for the error's kind and its reason as a one-line plain-text body.
+// Retryable kinds carry Retry-After; 405 carries Allow. kInternal shows no reason.
+Response error_response(const Request& request, const Error& error);
+
+// RFC 9110's IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT".
+std::string http_date(std::int64_t unix_seconds);
+
+}  // namespace imageflex

@@ -1,0 +1,18 @@
+// What the header of an original says about it: the facts that decide how a variant
+// is made (its size) and in which format it may be served (alpha, animation).
+#pragma once
+
+#include "image/format.h"
+#include "image/geometry.h"
+
+namespace imageflex {
+
+struct SourceInfo {
+  Format format = Format::kJpeg;
+  Size size;       // upright size of one frame (EXIF orientation applied)
+  int frames = 1;  // animation frames (1 for stills and for formats we never animate)
+  bool alpha = false;
+  bool animated() const { return frames > 1; }
+};
+
+}  // namespace imageflex
