@@ -62,8 +62,9 @@ bench: test-deps
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.h')
 
+# The same clang-tidy run as the `lint` test in `make test`.
 tidy: build
-	clang-tidy -p $(BUILD) $$(git ls-files 'src/*.cpp' 'app/*.cpp')
+	cd $(BUILD) && ctest --output-on-failure -L lint
 
 clean:
 	rm -rf $(BUILD)
