@@ -4,10 +4,11 @@ LISTEN ?= 127.0.0.1:8080
 ROOT ?= samples
 JOBS ?= $(shell nproc)
 
-.PHONY: all build server run test unit integration bench deps test-deps clean format tidy
+.PHONY: all build server run test test-sanitize unit integration bench deps test-deps clean format tidy
 
 all: build
 
+# Only these two run apt (as root, and only for what is missing); build never does.
 deps:
 	@bash scripts/install_deps.sh build
 
@@ -17,14 +18,16 @@ test-deps:
 $(BUILD)/build.ninja:
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
-build: deps $(BUILD)/build.ninja
+build: $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
 # Only the server, so the first `make run` does not wait for the tests to compile.
-server: deps $(BUILD)/build.ninja
+server: $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS) --target imageflex
 
-run: server
+# The packages first, then the build: a sub-make keeps that order under `make -j`.
+run: deps
+	@$(MAKE) --no-print-directory server
 	@echo "Serving $(ROOT) on http://$(LISTEN) — try:"
 	@echo "  http://$(LISTEN)/landscape.jpg                  the original"
 	@echo "  http://$(LISTEN)/landscape.jpg?w=400            400 px wide, best format your browser takes"
@@ -34,23 +37,34 @@ run: server
 	@echo "  http://$(LISTEN)/_imageflex/stats               counters"
 	$(BUILD)/imageflex serve --root $(ROOT) --listen $(LISTEN)
 
-test: test-deps build
+test: test-deps
+	@$(MAKE) --no-print-directory build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# The whole suite, unit and integration, built and run under ASan and UBSan (the asan-ubsan
+# preset in build-asan/; the test preset sets the sanitizer options and LSan suppressions).
+test-sanitize: test-deps
+	cmake --preset asan-ubsan
+	cmake --build --preset asan-ubsan -j $(JOBS)
+	ctest --preset asan-ubsan -j $(JOBS)
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -L unit
 
-integration: test-deps build
+integration: test-deps
+	@$(MAKE) --no-print-directory build
 	cd $(BUILD) && ctest --output-on-failure -L integration
 
-bench: test-deps build
+bench: test-deps
+	@$(MAKE) --no-print-directory build
 	bash bench/run.sh
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.h')
 
+# The same clang-tidy run as the `lint` test in `make test`.
 tidy: build
-	clang-tidy -p $(BUILD) $$(git ls-files 'src/*.cpp' 'app/*.cpp')
+	cd $(BUILD) && ctest --output-on-failure -L lint
 
 clean:
 	rm -rf $(BUILD)

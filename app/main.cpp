@@ -10,6 +10,7 @@
 #include "common/config.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/version.h"
 #include "http/handler.h"
 #include "http/server.h"
 #include "image/vips_runtime.h"
@@ -20,8 +21,6 @@
 using namespace imageflex;
 
 namespace {
-
-constexpr const char* kVersion = "0.1.0";
 
 void print_help() {
   std::cout << "imageflex " << kVersion << ": on-the-fly image resizing, conversion and caching\n\n"

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages Image Flex needs, only those missing.
 #   scripts/install_deps.sh build   compiler, CMake, libvips, Boost, libcurl, OpenSSL, GoogleTest
-#   scripts/install_deps.sh test    build + what the integration tests start (Swift S3, nginx)
+#   scripts/install_deps.sh test    build + what the tests use: Swift S3 and nginx (integration), clang-tidy (lint)
 set -euo pipefail
 what=${1:-build}
 packages=(g++ cmake ninja-build pkg-config make libvips-dev libboost1.74-dev libcurl4-openssl-dev libssl-dev
           libgtest-dev googletest nlohmann-json3-dev)
 if [ "$what" = test ]; then
-  packages+=(swift swift-proxy swift-account swift-container swift-object memcached nginx-light curl)
+  packages+=(swift swift-proxy swift-account swift-container swift-object memcached nginx-light curl clang-tidy)
 fi
 missing=()
 for p in "${packages[@]}"; do

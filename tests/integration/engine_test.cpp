@@ -1,4 +1,5 @@
 // The engine: identical concurrent misses are made once (single flight).
+#include <chrono>
 #include <thread>
 
 #include "integration.h"
@@ -47,9 +48,15 @@ TEST_P(EngineTest, SigtermLetsRequestsInProgressFinish) {
       response.body = error.what();  // status stays 0: the connection was dropped
     }
   });
-  while (service().stat("running") == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  // Bounded: a job that never shows as running fails the test instead of hanging it.
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  bool running = false;
+  while (!(running = service().stat("running") > 0) && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   service().server().terminate();
   client.join();
+  ASSERT_TRUE(running) << "the request was not running within 20 s, so SIGTERM did not meet it in progress";
   EXPECT_EQ(response.status, 200) << "the response in progress is still sent";
   EXPECT_EQ(decode(response.body).loader, "heifload");
   EXPECT_TRUE(service().server().exited_within(5)) << "and then the process exits";

@@ -6,6 +6,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <regex>
@@ -50,6 +53,19 @@ pid_t spawn(const std::vector<std::string>& argv, const std::map<std::string, st
   ::close(pipe_fds[1]);
   *out_fd = pipe_fds[0];
   return pid;
+}
+
+// A sanitized build (the asan-ubsan preset) prints its reports on stderr, which a child
+// shares with stdout here; LeakSanitizer's only comes at exit. Any report fails the test.
+void expect_no_sanitizer_report(const std::string& output, const std::string& command) {
+  std::size_t first = std::string::npos;
+  for (const char* marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", ": runtime error: "}) {
+    first = std::min(first, output.find(marker));
+  }
+  if (first == std::string::npos) return;
+  const auto line_start = output.rfind('\n', first);
+  ADD_FAILURE() << command << " reported a sanitizer error:\n"
+                << output.substr(line_start == std::string::npos ? 0 : line_start + 1, 8000);
 }
 
 }  // namespace
@@ -158,7 +174,10 @@ void ServerProcess::kill_now() {
     ::waitpid(pid_, nullptr, 0);
     pid_ = -1;
   }
-  if (reader_.joinable()) reader_.join();
+  if (reader_.joinable()) {
+    reader_.join();  // the output is complete: the process has exited and the pipe is drained
+    expect_no_sanitizer_report(output(), "imageflex serve");
+  }
   if (stdout_fd_ >= 0) {
     ::close(stdout_fd_);
     stdout_fd_ = -1;
@@ -180,6 +199,7 @@ CommandResult run_command(const std::vector<std::string>& argv,
   int status = 0;
   ::waitpid(pid, &status, 0);
   result.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  expect_no_sanitizer_report(result.output, argv.front());
   return result;
 }
 
