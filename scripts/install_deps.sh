@@ -5,7 +5,7 @@
 set -euo pipefail
 what=${1:-build}
 packages=(g++ cmake ninja-build pkg-config make libvips-dev libboost1.74-dev libcurl4-openssl-dev libssl-dev
-          libgtest-dev googletest)
+          nlohmann-json3-dev libgtest-dev googletest)
 if [ "$what" = test ]; then
   packages+=(swift swift-proxy swift-account swift-container swift-object memcached nginx-light curl)
 fi
