@@ -63,8 +63,8 @@ bool read_request(int fd, std::string& buffer, SeenRequest& request) {
     const std::size_t colon = line.find(':');
     if (colon == std::string_view::npos) continue;
     std::string& slot = request.headers[lower_case(trim_spaces(line.substr(0, colon)))];
-    const std::string value(trim_spaces(line.substr(colon + 1)));
-    slot = slot.empty() ? value : slot + "," + value;
+    if (!slot.empty()) slot += ',';
+    slot += trim_spaces(line.substr(colon + 1));
   }
 
   std::size_t body_length = 0;
@@ -84,7 +84,7 @@ std::string render(const Reply& reply, bool is_head) {
   std::string text = "HTTP/1.1 " + std::to_string(reply.status) +
                      (reply.status == 200 ? " OK" : " Scripted") +
                      "\r\nContent-Length: " + std::to_string(reply.body.size()) + "\r\n";
-  for (const auto& [name, value] : reply.headers) text += name + ": " + value + "\r\n";
+  for (const auto& [name, value] : reply.headers) text.append(name).append(": ").append(value).append("\r\n");
   text += "\r\n";
   if (!is_head) text += reply.body;  // a HEAD answer declares the length but has no body
   return text;

@@ -415,7 +415,7 @@ TEST(RefreshingCredentials, NotFetchedAgainWhileFarFromExpiry) {
 
 TEST(RefreshingCredentials, RefreshedInTheBackgroundBeforeTheyExpire) {
   Reply slow_second = container_document("ASIANEW", seconds(3600));
-  slow_second.delay = milliseconds(800);
+  slow_second.delay = milliseconds(1500);
   // The first set expires in 4 minutes: inside the 5-minute refresh window.
   ScriptedServer server({container_document("ASIAOLD", seconds(240)), slow_second});
   const auto credentials = refreshing(server, {seconds(300), milliseconds(0)});
@@ -425,6 +425,7 @@ TEST(RefreshingCredentials, RefreshedInTheBackgroundBeforeTheyExpire) {
   std::atomic<int> wrong{0};
   std::atomic<long long> slowest_us{0};
   std::vector<std::thread> threads;
+  threads.reserve(8);
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < 50; ++i) {
@@ -441,7 +442,8 @@ TEST(RefreshingCredentials, RefreshedInTheBackgroundBeforeTheyExpire) {
   }
   for (auto& thread : threads) thread.join();
   EXPECT_EQ(wrong.load(), 0);
-  EXPECT_LT(slowest_us.load(), 300'000) << "a caller waited for the background refresh";
+  // Far below the fetch's 1.5 s, with room for a busy machine.
+  EXPECT_LT(slowest_us.load(), 750'000) << "a caller waited for the background refresh";
 
   const auto deadline = steady_clock::now() + seconds(5);
   while (credentials->get().access_key != "ASIANEW" && steady_clock::now() < deadline) {
