@@ -48,8 +48,8 @@ TEST(S3Storage, TheConfigurationIsCheckedBeforeCredentialsAreSought) {
   // A wrong bucket is reported as such, not as missing credentials (which would also
   // mean asking metadata endpoints first).
   try {
-    S3Storage(s3_config_from("s3://", {}), aws_credential_chain({}));
-    ADD_FAILURE() << "no bucket accepted";
+    const S3Storage storage(s3_config_from("s3://", {}), aws_credential_chain({}));
+    ADD_FAILURE() << "no bucket accepted: " << storage.describe();
   } catch (const std::invalid_argument& error) {
     EXPECT_NE(std::string(error.what()).find("bucket"), std::string::npos) << error.what();
   }
