@@ -46,9 +46,11 @@ TEST(S3Storage, DescribeAndValidation) {
 
 TEST(S3Storage, TheConfigurationIsCheckedBeforeCredentialsAreSought) {
   // A wrong bucket is reported as such, not as missing credentials (which would also
-  // mean asking metadata endpoints first).
+  // mean asking metadata endpoints first; this one is on loopback, with nothing there).
+  AwsSettings no_credentials;
+  no_credentials.ec2_metadata_service_endpoint = "http://127.0.0.1:" + std::to_string(test::closed_port());
   try {
-    const S3Storage storage(s3_config_from("s3://", {}), aws_credential_chain({}));
+    const S3Storage storage(s3_config_from("s3://", {}), aws_credential_chain(no_credentials));
     ADD_FAILURE() << "no bucket accepted: " << storage.describe();
   } catch (const std::invalid_argument& error) {
     EXPECT_NE(std::string(error.what()).find("bucket"), std::string::npos) << error.what();
