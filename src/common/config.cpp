@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "common/text.h"
+
 namespace imageflex {
 namespace {
 
@@ -59,6 +61,15 @@ std::function<void(Config&, const std::string&)> quality(int Quality::*field, co
   return [=](Config& c, const std::string& v) {
     c.quality.*field = static_cast<int>(parse_integer(name, v, min, max));
   };
+}
+
+std::function<void(Config&, const std::string&)> s3_text(std::string S3Settings::*field) {
+  return [=](Config& c, const std::string& v) { c.s3.*field = v; };
+}
+
+// Values are never echoed here: some of these are secrets.
+std::function<void(Config&, const std::string&)> aws_text(std::string AwsSettings::*field) {
+  return [=](Config& c, const std::string& v) { c.aws.*field = v; };
 }
 
 const std::vector<Setting>& table() {
@@ -134,6 +145,57 @@ const std::vector<Setting>& table() {
       {{"png-compression", "IF_PNG_COMPRESSION", std::to_string(d.quality.png_compression),
         "PNG zlib level 0-9"},
        quality(&Quality::png_compression, "png-compression", 0, 9)},
+      // S3 storage (with --storage s3://...). The AWS_* names are the AWS SDKs' own.
+      {{"s3-endpoint", "IF_S3_ENDPOINT", "(AWS for the region)",
+        "S3 endpoint http(s)://HOST[:PORT], e.g. MinIO or Swift"},
+       s3_text(&S3Settings::endpoint)},
+      {{"s3-addressing", "IF_S3_ADDRESSING", "(path with an endpoint, else virtual)",
+        "path (HOST/BUCKET/KEY) or virtual (BUCKET.HOST/KEY)"},
+       [](Config& c, const std::string& v) {
+         if (!v.empty() && v != "path" && v != "virtual") {
+           throw std::invalid_argument("invalid s3-addressing (IF_S3_ADDRESSING) '" + v +
+                                       "': expected path or virtual");
+         }
+         c.s3.addressing = v;
+       }},
+      {{"s3-region", "AWS_REGION", "(AWS_DEFAULT_REGION)", "the signing region"},
+       s3_text(&S3Settings::region)},
+      {{"s3-default-region", "AWS_DEFAULT_REGION", d.s3.default_region,
+        "the signing region when AWS_REGION is unset"},
+       s3_text(&S3Settings::default_region)},
+      {{"aws-access-key-id", "AWS_ACCESS_KEY_ID", "(none)",
+        "access key; with the secret, it comes before every other credential source"},
+       aws_text(&AwsSettings::access_key_id)},
+      {{"aws-secret-access-key", "AWS_SECRET_ACCESS_KEY", "(none)",
+        "secret key (prefer the environment: flags show in ps)"},
+       aws_text(&AwsSettings::secret_access_key)},
+      {{"aws-session-token", "AWS_SESSION_TOKEN", "(none)", "session token of temporary keys"},
+       aws_text(&AwsSettings::session_token)},
+      {{"aws-profile", "AWS_PROFILE", d.aws.profile, "section of the shared credentials file"},
+       aws_text(&AwsSettings::profile)},
+      {{"aws-shared-credentials-file", "AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials",
+        "the shared credentials file"},
+       aws_text(&AwsSettings::shared_credentials_file)},
+      {{"aws-container-credentials-relative-uri", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "(none)",
+        "ECS task role: path on 169.254.170.2 (set by ECS)"},
+       aws_text(&AwsSettings::container_credentials_relative_uri)},
+      {{"aws-container-credentials-full-uri", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "(none)",
+        "container credentials URL: https, or http on loopback or the ECS/EKS address"},
+       aws_text(&AwsSettings::container_credentials_full_uri)},
+      {{"aws-container-authorization-token", "AWS_CONTAINER_AUTHORIZATION_TOKEN", "(none)",
+        "Authorization header for the container credentials URL"},
+       aws_text(&AwsSettings::container_authorization_token)},
+      {{"aws-container-authorization-token-file", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "(none)",
+        "file holding that header, read at every fetch (EKS Pod Identity)"},
+       aws_text(&AwsSettings::container_authorization_token_file)},
+      {{"aws-ec2-metadata-service-endpoint", "AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://169.254.169.254",
+        "EC2 instance metadata service (IMDSv2), for the instance profile's credentials"},
+       aws_text(&AwsSettings::ec2_metadata_service_endpoint)},
+      {{"aws-ec2-metadata-disabled", "AWS_EC2_METADATA_DISABLED", "false",
+        "true: never ask the instance metadata service for credentials"},
+       [](Config& c, const std::string& v) {
+         c.aws.ec2_metadata_disabled = !v.empty() && parse_bool("aws-ec2-metadata-disabled", to_lower(v));
+       }},
   };
   return settings;
 }
@@ -166,6 +228,7 @@ Config load_config(const std::map<std::string, std::string>& flags,
       s.apply(config, env->second);
     }
   }
+  if (const auto home = environment.find("HOME"); home != environment.end()) config.aws.home = home->second;
   if (config.workers == 0) {
     config.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   }
@@ -177,6 +240,7 @@ std::map<std::string, std::string> settings_environment() {
   for (const auto& s : table()) {
     if (const char* value = std::getenv(s.info.env.c_str())) result[s.info.env] = value;
   }
+  if (const char* home = std::getenv("HOME")) result["HOME"] = home;
   return result;
 }
 

@@ -1,5 +1,5 @@
-// Service configuration: defaults < environment (IF_*) < command-line flags.
-// This is the only code that reads the environment for settings.
+// Service configuration: defaults < environment (IF_*, AWS_*) < command-line flags.
+// This is the only code that reads the environment.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +11,31 @@
 #include "image/quality.h"
 
 namespace imageflex {
+
+// Where the S3 store is, as given; storage/s3_config.h turns it into an S3Config.
+struct S3Settings {
+  std::string endpoint;                      // IF_S3_ENDPOINT; "" = AWS for the region
+  std::string addressing;                    // IF_S3_ADDRESSING: "path", "virtual" or "" (automatic)
+  std::string region;                        // AWS_REGION; "" = default_region
+  std::string default_region = "us-east-1";  // AWS_DEFAULT_REGION
+};
+
+// The AWS credential chain's inputs (storage/aws_credentials.h), under the names the
+// AWS SDKs and CLI read, so one environment serves them and us.
+struct AwsSettings {
+  std::string access_key_id;                       // AWS_ACCESS_KEY_ID
+  std::string secret_access_key;                   // AWS_SECRET_ACCESS_KEY
+  std::string session_token;                       // AWS_SESSION_TOKEN
+  std::string profile = "default";                 // AWS_PROFILE
+  std::string shared_credentials_file;             // AWS_SHARED_CREDENTIALS_FILE; "" = $HOME/.aws/credentials
+  std::string home;                                // HOME, read only to find ~/.aws/credentials
+  std::string container_credentials_relative_uri;  // AWS_CONTAINER_CREDENTIALS_RELATIVE_URI (ECS)
+  std::string container_credentials_full_uri;      // AWS_CONTAINER_CREDENTIALS_FULL_URI (EKS, custom)
+  std::string container_authorization_token;       // AWS_CONTAINER_AUTHORIZATION_TOKEN
+  std::string container_authorization_token_file;  // AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE
+  std::string ec2_metadata_service_endpoint;       // AWS_EC2_METADATA_SERVICE_ENDPOINT; "" = IMDS
+  bool ec2_metadata_disabled = false;              // AWS_EC2_METADATA_DISABLED
+};
 
 struct Config {
   std::string root = "./samples";  // filesystem storage root
@@ -26,6 +51,8 @@ struct Config {
   bool access_log = true;
   Limits limits;
   Quality quality;
+  S3Settings s3;
+  AwsSettings aws;
 };
 
 // One documented setting: its flag name, environment name, default and help.
@@ -42,7 +69,7 @@ const std::vector<SettingInfo>& settings();
 Config load_config(const std::map<std::string, std::string>& flags,
                    const std::map<std::string, std::string>& environment);
 
-// The process environment restricted to the settings' names.
+// The process environment restricted to the settings' names, plus HOME.
 std::map<std::string, std::string> settings_environment();
 
 }  // namespace imageflex

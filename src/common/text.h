@@ -12,4 +12,12 @@ std::string_view trim(std::string_view text);
 // ASCII lower case.
 std::string to_lower(std::string_view text);
 
+// An entity tag as it travels in ETag, If-Match and If-None-Match: our ETags are kept
+// without quotes, so this adds them. "*", weak tags (W/...) and tags already quoted
+// are returned as they are.
+std::string quote_etag(std::string_view etag);
+
+// The opposite: without surrounding blanks and one pair of double quotes, if present.
+std::string unquote_etag(std::string_view etag);
+
 }  // namespace imageflex

@@ -5,6 +5,7 @@
 #include <future>
 
 #include "common/log.h"
+#include "common/text.h"
 #include "http/conditional.h"
 #include "request/key.h"
 #include "variant/make_variant.h"
@@ -20,10 +21,6 @@ void wait_until_deadline(const Future& future, std::chrono::steady_clock::time_p
     timeouts++;
     throw Error(ErrorKind::kTimeout, "image took longer than the deadline");
   }
-}
-
-std::string quote_etag(const std::string& etag) {
-  return "\"" + etag + "\"";
 }
 
 // A store answer that is not the object's bytes, as the client should hear it.

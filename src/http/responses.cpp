@@ -1,6 +1,6 @@
 #include "http/responses.h"
 
-#include <ctime>
+#include "common/http_date.h"
 
 namespace imageflex {
 namespace {
@@ -17,22 +17,13 @@ std::string_view header(const Request& request, http::field name) {
   return {value.data(), value.size()};
 }
 
-std::string http_date(std::int64_t unix_seconds) {
-  std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  return buf;
-}
-
 Response image_response(const Request& request, bool not_modified, const std::string& bytes,
                         std::string_view content_type, std::string_view etag, std::int64_t last_modified,
                         std::string_view cache_control) {
   Response response{not_modified ? http::status::not_modified : http::status::ok, request.version()};
   response.keep_alive(request.keep_alive());
   response.set(http::field::etag, view(etag));
-  response.set(http::field::last_modified, http_date(last_modified));
+  response.set(http::field::last_modified, format_http_date(last_modified));
   response.set(http::field::cache_control, view(cache_control));
   if (not_modified) return response;
   response.set(http::field::content_type, view(content_type));

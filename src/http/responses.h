@@ -32,7 +32,4 @@ Response text_response(const Request& request, std::string_view content_type, st
 // Retryable kinds carry Retry-After; 405 carries Allow. kInternal shows no reason.
 Response error_response(const Request& request, const Error& error);
 
-// RFC 9110's IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT".
-std::string http_date(std::int64_t unix_seconds);
-
 }  // namespace imageflex

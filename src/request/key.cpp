@@ -1,6 +1,7 @@
 #include "request/key.h"
 
 #include "common/hash.h"
+#include "common/text.h"
 
 namespace imageflex {
 namespace {
@@ -45,7 +46,7 @@ std::string variant_key(const ImageRequest& request, const std::string& original
 }
 
 std::string variant_etag(const std::string& variant_key) {
-  return "\"" + sha256_hex(variant_key).substr(0, 32) + "\"";
+  return quote_etag(sha256_hex(variant_key).substr(0, 32));
 }
 
 }  // namespace imageflex

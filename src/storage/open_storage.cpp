@@ -7,7 +7,8 @@ namespace imageflex {
 
 std::unique_ptr<Storage> open_storage(const Config& config) {
   if (config.storage.rfind("s3://", 0) == 0) {
-    return std::make_unique<S3Storage>(s3_config_from_environment(config.storage));
+    return std::make_unique<S3Storage>(s3_config_from(config.storage, config.s3),
+                                       aws_credential_chain(config.aws));
   }
   std::string root = config.storage.rfind("file:", 0) == 0 ? config.storage.substr(5) : config.root;
   return std::make_unique<FsStorage>(root);

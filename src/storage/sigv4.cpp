@@ -5,10 +5,12 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <ctime>
 #include <map>
 #include <stdexcept>
+
+#include "common/hash.h"
+#include "common/text.h"
 
 namespace imageflex {
 namespace {
@@ -16,17 +18,6 @@ namespace {
 using Digest = std::array<unsigned char, 32>;
 
 constexpr std::string_view kAlgorithm = "AWS4-HMAC-SHA256";
-
-std::string to_hex(const unsigned char* data, std::size_t size) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(size * 2);
-  for (std::size_t i = 0; i < size; ++i) {
-    out.push_back(kDigits[data[i] >> 4]);
-    out.push_back(kDigits[data[i] & 0x0f]);
-  }
-  return out;
-}
 
 Digest hmac_sha256(std::string_view key, std::string_view data) {
   Digest out{};
@@ -42,13 +33,6 @@ Digest hmac_sha256(std::string_view key, std::string_view data) {
 
 std::string_view as_view(const Digest& digest) {
   return {reinterpret_cast<const char*>(digest.data()), digest.size()};
-}
-
-std::string to_lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
 }
 
 // Canonical header value: leading and trailing blanks removed, inner runs of blanks
@@ -169,7 +153,7 @@ SigV4Result sign_v4(const SigV4Request& request, std::string_view region, std::s
   const Digest service_key = hmac_sha256(as_view(region_key), service);
   const Digest signing_key = hmac_sha256(as_view(service_key), "aws4_request");
   const Digest signature = hmac_sha256(as_view(signing_key), result.string_to_sign);
-  result.signature = to_hex(signature.data(), signature.size());
+  result.signature = hex_encode(signature.data(), signature.size());
 
   // The access key goes in whole: a ':' in it (Swift "account:user") is legal here.
   result.headers.emplace_back(

@@ -1,5 +1,5 @@
 // AWS Signature Version 4 request signing, with no I/O, so that it can be checked
-// against the worked examples AWS publishes. The S3 backend (s3_storage.h) builds
+// against the worked examples AWS publishes. The S3 client (s3_client.h) builds
 // a request, asks sign_v4() for the headers to add, and sends exactly what it signed.
 #pragma once
 

@@ -103,8 +103,6 @@ class ScaleOutTest : public ::testing::Test {
     config.bucket = env_.at("IF_BUCKET");
     config.endpoint = env_.at("IF_S3_ENDPOINT");
     config.region = env_.at("AWS_REGION");
-    config.access_key = env_.at("AWS_ACCESS_KEY_ID");
-    config.secret_key = env_.at("AWS_SECRET_ACCESS_KEY");
     return config;
   }
 
@@ -141,7 +139,8 @@ class ScaleOutTest : public ::testing::Test {
 
 TEST_F(ScaleOutTest, SameColdVariantThroughAllNodes) {
   ASSERT_NO_FATAL_FAILURE(start_cluster({}));
-  S3Storage store(s3_config());
+  S3Storage store(s3_config(),
+                  static_credentials({env_.at("AWS_ACCESS_KEY_ID"), env_.at("AWS_SECRET_ACCESS_KEY"), ""}));
   store.put("landscape.jpg", read_file(source_dir() + "/samples/landscape.jpg"),
             {.content_type = "image/jpeg"});
 

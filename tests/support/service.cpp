@@ -107,7 +107,7 @@ std::string SwiftServer::new_bucket() {
   static std::mutex mutex;
   std::lock_guard lock(mutex);
   std::string name = "if-test-" + std::to_string(random() % 100000000);
-  S3Storage(s3_config(name)).create_bucket();
+  S3Storage(s3_config(name), credentials()).create_bucket();
   return name;
 }
 
@@ -116,13 +116,15 @@ S3Config SwiftServer::s3_config(const std::string& bucket) const {
   config.bucket = bucket;
   config.endpoint = env_.at("IF_S3_ENDPOINT");
   config.region = env_.at("AWS_REGION");
-  config.access_key = env_.at("AWS_ACCESS_KEY_ID");
-  config.secret_key = env_.at("AWS_SECRET_ACCESS_KEY");
   return config;
 }
 
+std::shared_ptr<AwsCredentialsProvider> SwiftServer::credentials() const {
+  return static_credentials({env_.at("AWS_ACCESS_KEY_ID"), env_.at("AWS_SECRET_ACCESS_KEY"), ""});
+}
+
 std::unique_ptr<Storage> SwiftServer::storage(const std::string& bucket) const {
-  return std::make_unique<S3Storage>(s3_config(bucket));
+  return std::make_unique<S3Storage>(s3_config(bucket), credentials());
 }
 
 ServiceUnderTest::ServiceUnderTest(Backend backend, std::vector<std::string> args,

@@ -32,6 +32,7 @@ class SwiftServer {
   std::string new_bucket();
   std::unique_ptr<Storage> storage(const std::string& bucket) const;
   S3Config s3_config(const std::string& bucket) const;
+  std::shared_ptr<AwsCredentialsProvider> credentials() const;  // the server's static keys
   ~SwiftServer();
 
  private:

@@ -45,8 +45,61 @@ TEST(ConfigTest, BadValuesNameTheSetting) {
 TEST(ConfigTest, EverySettingHasFlagEnvAndHelp) {
   for (const auto& s : settings()) {
     EXPECT_FALSE(s.flag.empty());
-    EXPECT_EQ(s.env.rfind("IF_", 0), 0u) << s.env;
+    // Ours are IF_*; the AWS ones keep the names the AWS SDKs and CLI read.
+    EXPECT_TRUE(s.env.rfind("IF_", 0) == 0 || s.env.rfind("AWS_", 0) == 0) << s.env;
     EXPECT_FALSE(s.help.empty()) << s.flag;
+  }
+}
+
+TEST(ConfigTest, S3AndAwsSettingsComeFromTheirVariables) {
+  const Config config = load_config({{"aws-profile", "from-flag"}},
+                                    {{"IF_S3_ENDPOINT", "http://127.0.0.1:9000"},
+                                     {"IF_S3_ADDRESSING", "virtual"},
+                                     {"AWS_REGION", "eu-west-1"},
+                                     {"AWS_DEFAULT_REGION", "eu-north-1"},
+                                     {"AWS_ACCESS_KEY_ID", "AKID"},
+                                     {"AWS_SECRET_ACCESS_KEY", "SECRET"},
+                                     {"AWS_SESSION_TOKEN", "TOKEN"},
+                                     {"AWS_PROFILE", "from-env"},
+                                     {"AWS_SHARED_CREDENTIALS_FILE", "/etc/aws/credentials"},
+                                     {"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/id"},
+                                     {"AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:1/creds"},
+                                     {"AWS_CONTAINER_AUTHORIZATION_TOKEN", "Bearer t"},
+                                     {"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "/var/run/token"},
+                                     {"AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://[fd00:ec2::254]"},
+                                     {"AWS_EC2_METADATA_DISABLED", "TRUE"},
+                                     {"HOME", "/home/images"}});
+  EXPECT_EQ(config.s3.endpoint, "http://127.0.0.1:9000");
+  EXPECT_EQ(config.s3.addressing, "virtual");
+  EXPECT_EQ(config.s3.region, "eu-west-1");
+  EXPECT_EQ(config.s3.default_region, "eu-north-1");
+  EXPECT_EQ(config.aws.access_key_id, "AKID");
+  EXPECT_EQ(config.aws.secret_access_key, "SECRET");
+  EXPECT_EQ(config.aws.session_token, "TOKEN");
+  EXPECT_EQ(config.aws.profile, "from-flag");
+  EXPECT_EQ(config.aws.shared_credentials_file, "/etc/aws/credentials");
+  EXPECT_EQ(config.aws.home, "/home/images");
+  EXPECT_EQ(config.aws.container_credentials_relative_uri, "/v2/credentials/id");
+  EXPECT_EQ(config.aws.container_credentials_full_uri, "http://127.0.0.1:1/creds");
+  EXPECT_EQ(config.aws.container_authorization_token, "Bearer t");
+  EXPECT_EQ(config.aws.container_authorization_token_file, "/var/run/token");
+  EXPECT_EQ(config.aws.ec2_metadata_service_endpoint, "http://[fd00:ec2::254]");
+  EXPECT_TRUE(config.aws.ec2_metadata_disabled);
+
+  const Config defaults = load_config({}, {});
+  EXPECT_EQ(defaults.s3.default_region, "us-east-1");
+  EXPECT_EQ(defaults.aws.profile, "default");
+  EXPECT_FALSE(defaults.aws.ec2_metadata_disabled);
+  EXPECT_FALSE(load_config({}, {{"AWS_EC2_METADATA_DISABLED", ""}}).aws.ec2_metadata_disabled);
+}
+
+TEST(ConfigTest, BadS3ValuesNameTheSetting) {
+  EXPECT_THROW(load_config({}, {{"AWS_EC2_METADATA_DISABLED", "perhaps"}}), std::invalid_argument);
+  try {
+    load_config({{"s3-addressing", "sideways"}}, {});
+    ADD_FAILURE() << "s3-addressing accepted";
+  } catch (const std::invalid_argument& error) {
+    EXPECT_NE(std::string(error.what()).find("s3-addressing"), std::string::npos) << error.what();
   }
 }
 
