@@ -146,6 +146,25 @@ std::string twelve_bit_jpeg() {
   return bytes;
 }
 
+// The TIFF with its first IFD's Orientation entry (tag 274) renumbered 275, a tag libtiff
+// does not know: every open of the file makes libtiff warn, and the picture is intact.
+std::string tiff_with_unknown_tag(std::string tiff) {
+  auto u16 = [&](std::size_t at) {
+    return static_cast<unsigned>(static_cast<unsigned char>(tiff[at])) |
+           static_cast<unsigned>(static_cast<unsigned char>(tiff[at + 1])) << 8;
+  };
+  if (!tiff.starts_with(std::string_view("II*\0", 4)))
+    throw std::runtime_error("expected a little-endian TIFF");
+  const std::size_t ifd = u16(4) | static_cast<std::size_t>(u16(6)) << 16;
+  for (std::size_t entry = ifd + 2; entry < ifd + 2 + 12 * u16(ifd); entry += 12) {
+    if (u16(entry) == 274) {
+      tiff[entry] = static_cast<char>(275 & 0xFF);
+      return tiff;
+    }
+  }
+  throw std::runtime_error("no Orientation entry to renumber");
+}
+
 }  // namespace
 
 std::string make_temp_dir() {
@@ -189,6 +208,7 @@ void write_fixtures(const std::string& dir) {
   put("landscape.png", save(landscape, ".png"));
   put("space name é.jpg", landscape_jpg);
   put("photo.tiff", save(landscape, ".tif"));
+  put("warns.tiff", tiff_with_unknown_tag(save(landscape, ".tif")));
   put("png_named.jpg", save(landscape, ".png"));  // a PNG under a .jpg name
 
   // stripes: 900x300, red | green | blue thirds; a centred square crop is all green.
