@@ -11,8 +11,8 @@ VImage to_srgb8(const VImage& input) {
   VImage image = input;
   const bool cmyk = image.interpretation() == VIPS_INTERPRETATION_CMYK;
   if (image.get_typeof(VIPS_META_ICC_NAME) != 0 || cmyk) {
-    // Perceptual with black point compensation, as sharp and Little CMS's own tools do:
-    // ink black becomes black, not a lifted grey-blue, and out-of-gamut colour is mapped.
+    // Perceptual (sharp's intent too) with black point compensation, which with libvips'
+    // v2 sRGB profile matches Little CMS's perceptual conversion: ink black stays black.
     image = image.icc_transform("srgb", VImage::option()
                                             ->set("embedded", true)
                                             ->set("input_profile", cmyk ? "cmyk" : "srgb")
