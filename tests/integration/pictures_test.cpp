@@ -19,6 +19,7 @@ std::vector<std::vector<double>> patch_colours(const std::string& bytes) {
   const int side = decode(bytes).width / count;
   const int margin = side / 5;
   std::vector<std::vector<double>> colours;
+  colours.reserve(count);
   for (int i = 0; i < count; ++i) {
     colours.push_back(
         rgb_of(mean_colour(bytes, i * side + margin, margin, side - 2 * margin, side - 2 * margin)));

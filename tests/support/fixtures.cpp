@@ -156,7 +156,7 @@ std::string tiff_with_unknown_tag(std::string tiff) {
   if (!tiff.starts_with(std::string_view("II*\0", 4)))
     throw std::runtime_error("expected a little-endian TIFF");
   const std::size_t ifd = u16(4) | static_cast<std::size_t>(u16(6)) << 16;
-  for (std::size_t entry = ifd + 2; entry < ifd + 2 + 12 * u16(ifd); entry += 12) {
+  for (std::size_t entry = ifd + 2; entry < ifd + 2 + std::size_t{12} * u16(ifd); entry += 12) {
     if (u16(entry) == 274) {
       tiff[entry] = static_cast<char>(275 & 0xFF);
       return tiff;
