@@ -80,7 +80,8 @@ TEST_P(ErrorsTest, JpegCodingLibjpegCannotDecodeIs415) {
 }
 
 TEST_P(ErrorsTest, CorruptAndTruncatedImagesAre422) {
-  for (const char* path : {"/truncated.jpg?w=100", "/corrupt.png?w=10", "/truncated.jpg?f=webp"}) {
+  for (const char* path : {"/truncated.jpg?w=100", "/corrupt.png?w=10", "/truncated.jpg?f=webp",
+                           "/truncated_cmyk.jpg?w=100", "/truncated_cmyk.jpg?w=20"}) {
     expect_reason(get(path), 422, path);
   }
 }

@@ -256,7 +256,10 @@ void write_fixtures(const std::string& dir) {
   // JPEG (YCCK, inverted inks, Adobe marker).
   const VImage patches = cmyk_patches();
   put("cmyk_profile.jpg", save(with_profile(patches, kCmykProfile), ".jpg", VImage::option()->set("Q", 95)));
-  put("cmyk_plain.jpg", save(patches, ".jpg", VImage::option()->set("Q", 95)->set("strip", true)));
+  const std::string cmyk_plain_jpg =
+      save(patches, ".jpg", VImage::option()->set("Q", 95)->set("strip", true));
+  put("cmyk_plain.jpg", cmyk_plain_jpg);
+  put("truncated_cmyk.jpg", cmyk_plain_jpg.substr(0, cmyk_plain_jpg.size() * 2 / 3));  // CMYK is loaded apart
   put("cmyk_profile.tif", save(with_profile(patches, kCmykProfile), ".tif"));
   put("cmyk_plain.tif", save(patches, ".tif", VImage::option()->set("strip", true)));
   put("cmyk_adobe.jpg", adobe_ycck_jpeg(patches, kCmykProfile));
