@@ -29,4 +29,44 @@ void log_event(std::string_view level, std::string_view message) {
   write_line(stderr, to_json(Json{{"level", level}, {"msg", message}}));
 }
 
+RepeatFilter::RepeatFilter(Clock::duration interval, std::size_t max_messages)
+    : interval_(interval), max_messages_(max_messages) {}
+
+std::optional<std::string> RepeatFilter::admit(std::string_view message, Clock::time_point now) {
+  std::string key;
+  key.reserve(message.size());
+  for (char c : message) {
+    const bool digit = c >= '0' && c <= '9';
+    if (!digit)
+      key += c;
+    else if (key.empty() || key.back() != '#')
+      key += '#';
+  }
+  std::lock_guard lock(mutex_);
+  auto found = seen_.find(key);
+  if (found == seen_.end()) {
+    // A bounded table: forget messages quiet for an interval; when it is still full of
+    // busy ones, a new message is dropped rather than letting the table grow.
+    if (seen_.size() >= max_messages_) {
+      std::erase_if(seen_, [&](const auto& entry) { return now - entry.second.reported >= interval_; });
+      if (seen_.size() >= max_messages_) return std::nullopt;
+    }
+    seen_.emplace(std::move(key), Seen{now, 0});
+    return std::string(message);
+  }
+  Seen& seen = found->second;
+  if (now - seen.reported < interval_) {
+    ++seen.repeats;
+    return std::nullopt;
+  }
+  std::string line(message);
+  if (seen.repeats > 0) {
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now - seen.reported).count();
+    line += " (repeated " + std::to_string(seen.repeats + 1) + " times in the last " +
+            std::to_string(seconds) + " s)";
+  }
+  seen = Seen{now, 0};
+  return line;
+}
+
 }  // namespace imageflex

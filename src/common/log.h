@@ -5,6 +5,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -22,5 +27,30 @@ void log_line(const Json& object);
 
 // {"level":"...","msg":"..."} on stderr, for start-up, warnings and internal errors.
 void log_event(std::string_view level, std::string_view message);
+
+// Keeps a flood of identical warnings (libtiff can warn once per strip, on every read
+// of a file) to one line plus at most one summary per interval for each message.
+// Messages that differ only in their numbers ("error in tile 0 x 8") count as one.
+// Thread-safe.
+class RepeatFilter {
+ public:
+  using Clock = std::chrono::steady_clock;
+  explicit RepeatFilter(Clock::duration interval, std::size_t max_messages = 256);
+
+  // The line to log for this occurrence: the message itself the first time (or the
+  // first time after a quiet interval); the message with "(repeated N times in the
+  // last S s)" when an interval has passed with repeats; nothing otherwise.
+  std::optional<std::string> admit(std::string_view message, Clock::time_point now = Clock::now());
+
+ private:
+  struct Seen {
+    Clock::time_point reported;  // when a line about it was last logged
+    long repeats = 0;            // occurrences since then, not logged
+  };
+  Clock::duration interval_;
+  std::size_t max_messages_;
+  std::mutex mutex_;
+  std::map<std::string, Seen, std::less<>> seen_;
+};
 
 }  // namespace imageflex

@@ -2,7 +2,10 @@
 
 #include <vips/vips8>
 
+#include <algorithm>
 #include <functional>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "common/error.h"
@@ -50,6 +53,92 @@ struct Watchdog {
   }
 };
 
+// libjpeg decodes baseline, extended and progressive JPEG, Huffman or arithmetic coded
+// (SOF0-2, SOF9-10), at 8 bits per sample. The other coding processes are valid JPEG it
+// cannot read, so they are unsupported (415), not corrupt (422). Returns the reason, or
+// nothing when the frame header is decodable or not found (then libvips judges).
+std::optional<std::string> unsupported_jpeg_coding(std::string_view bytes) {
+  auto byte = [&](std::size_t at) { return static_cast<unsigned char>(bytes[at]); };
+  std::size_t at = 2;  // after SOI
+  while (at + 4 < bytes.size() && byte(at) == 0xFF) {
+    const unsigned marker = byte(at + 1);
+    if (marker == 0xFF) {  // a fill byte before the marker
+      ++at;
+      continue;
+    }
+    switch (marker) {
+      case 0xC3:
+      case 0xCB: return "lossless JPEG is not supported";  // SOF3, SOF11
+      case 0xC5:
+      case 0xC6:
+      case 0xC7:
+      case 0xCD:
+      case 0xCE:
+      case 0xCF: return "hierarchical JPEG is not supported";  // SOF5-7, SOF13-15
+      case 0xC0:
+      case 0xC1:
+      case 0xC2:
+      case 0xC9:
+      case 0xCA:
+        if (byte(at + 4) != 8) return std::to_string(byte(at + 4)) + "-bit JPEG is not supported";
+        return std::nullopt;
+      case 0xD9:
+      case 0xDA: return std::nullopt;  // the image ends or its data starts: no frame header
+      default: break;
+    }
+    at += 2 + (static_cast<std::size_t>(byte(at + 2)) << 8 | byte(at + 3));  // skip the segment
+  }
+  return std::nullopt;
+}
+
+// Decodes with shrink-on-load and applies the EXIF orientation: libvips' thumbnail.
+// Truncated data fails the request instead of serving a half-grey picture (fail_on goes
+// through the loader's option string; the property is not passed on).
+VImage thumbnail(std::string_view bytes, const Plan& plan, int frames) {
+  std::string loader_options = "fail_on=truncated";
+  if (frames > 1) loader_options += ",n=" + std::to_string(frames);
+  auto* load = VImage::option()
+                   ->set("height", plan.resize.height)
+                   ->set("size", VIPS_SIZE_FORCE)
+                   ->set("option_string", loader_options.c_str());
+  // The blob borrows the bytes (no copy); they outlive the image.
+  VipsBlob* blob = vips_blob_new(nullptr, bytes.data(), bytes.size());
+  VImage image;
+  try {
+    image = VImage::thumbnail_buffer(blob, plan.resize.width, load);
+  } catch (...) {
+    vips_area_unref(VIPS_AREA(blob));
+    throw;
+  }
+  vips_area_unref(VIPS_AREA(blob));
+  return image;
+}
+
+// The JPEG shrink-on-load factor libvips' thumbnail would pick: a power of two that
+// leaves at least a factor of two for the resize, so the result stays sharp.
+int jpeg_shrink(Size source, Size resize) {
+  const double factor = std::min(static_cast<double>(source.width) / resize.width,
+                                 static_cast<double>(source.height) / resize.height);
+  for (int shrink : {8, 4, 2}) {
+    if (factor >= 2.0 * shrink) return shrink;
+  }
+  return 1;
+}
+
+// Decodes at about the planned size, upright, and converts to 8-bit sRGB (to_srgb8).
+VImage decode_resized(std::string_view bytes, const SourceInfo& source, const Plan& plan, int frames) {
+  if (!source.cmyk) return to_srgb8(thumbnail(bytes, plan, frames));
+  // libvips' thumbnail turns CMYK into sRGB through its built-in CMYK profile, ignoring
+  // the embedded one, before we could convert it: so CMYK is loaded (shrunk on load
+  // like thumbnail does), converted through its own profile, and then resized.
+  auto* load =
+      VImage::option()->set("access", VIPS_ACCESS_SEQUENTIAL)->set("fail_on", VIPS_FAIL_ON_TRUNCATED);
+  if (source.format == Format::kJpeg) load->set("shrink", jpeg_shrink(source.size, plan.resize));
+  VImage image = to_srgb8(VImage::new_from_buffer(bytes.data(), bytes.size(), "", load));
+  return image.thumbnail_image(
+      plan.resize.width, VImage::option()->set("height", plan.resize.height)->set("size", VIPS_SIZE_FORCE));
+}
+
 }  // namespace
 
 SourceInfo probe(std::string_view bytes, const Limits& limits) {
@@ -59,6 +148,9 @@ SourceInfo probe(std::string_view bytes, const Limits& limits) {
   }
   auto format = sniff_format(bytes);
   if (!format) throw Error(ErrorKind::kUnsupportedMedia, "not an image in a supported format");
+  if (*format == Format::kJpeg) {
+    if (auto reason = unsupported_jpeg_coding(bytes)) throw Error(ErrorKind::kUnsupportedMedia, *reason);
+  }
   SourceInfo info;
   info.format = *format;
   try {
@@ -69,6 +161,7 @@ SourceInfo probe(std::string_view bytes, const Limits& limits) {
     info.size = {header.width(), get_int_or(header, "page-height", header.height())};
     if (orientation >= 5 && orientation <= 8) std::swap(info.size.width, info.size.height);
     info.alpha = header.has_alpha();
+    info.cmyk = header.interpretation() == VIPS_INTERPRETATION_CMYK;
     if (*format == Format::kGif || *format == Format::kWebp) info.frames = get_int_or(header, "n-pages", 1);
   } catch (const VError&) {
     throw Error(ErrorKind::kUnprocessable,
@@ -97,28 +190,8 @@ Encoded transform(std::string_view bytes, const SourceInfo& source, const Transf
   const int frames = supports_animation(spec.output) ? source.frames : 1;
   Watchdog watchdog{deadline};
   try {
-    // 1. Decode with shrink-on-load and apply the EXIF orientation: libvips' thumbnail.
-    //    Truncated data fails the request instead of serving a half-grey picture
-    //    (fail_on goes through the loader's option string; the property is not passed on).
-    std::string loader_options = "fail_on=truncated";
-    if (frames > 1) loader_options += ",n=" + std::to_string(frames);
-    auto* load = VImage::option()
-                     ->set("height", plan.resize.height)
-                     ->set("size", VIPS_SIZE_FORCE)
-                     ->set("option_string", loader_options.c_str());
-    // The blob borrows the bytes (no copy); they outlive the image.
-    VipsBlob* blob = vips_blob_new(nullptr, bytes.data(), bytes.size());
-    VImage image;
-    try {
-      image = VImage::thumbnail_buffer(blob, plan.resize.width, load);
-    } catch (...) {
-      vips_area_unref(VIPS_AREA(blob));
-      throw;
-    }
-    vips_area_unref(VIPS_AREA(blob));
-
-    // 2. Colour to 8-bit sRGB, through the embedded profile when there is one.
-    image = to_srgb8(image);
+    // 1 and 2. Decode at about the planned size, upright, as 8-bit sRGB.
+    VImage image = decode_resized(bytes, source, plan, frames);
 
     const int page_height = frames > 1 ? image.height() / frames : image.height();
 

@@ -12,6 +12,7 @@ struct SourceInfo {
   Size size;       // upright size of one frame (EXIF orientation applied)
   int frames = 1;  // animation frames (1 for stills and for formats we never animate)
   bool alpha = false;
+  bool cmyk = false;  // ink values: converted to sRGB before resizing (see transform)
   bool animated() const { return frames > 1; }
 };
 

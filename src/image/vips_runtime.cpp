@@ -4,6 +4,7 @@
 
 #include <vips/vips8>
 
+#include <chrono>
 #include <mutex>
 #include <stdexcept>
 
@@ -15,11 +16,13 @@ void init_vips(const char* argv0) {
     if (VIPS_INIT(argv0 ? argv0 : "imageflex") != 0) {
       throw std::runtime_error("libvips failed to start: " + std::string(vips_error_buffer()));
     }
-    // libvips' warnings (e.g. "ignoring nclx profile") join our JSON log on stderr.
+    // libvips' warnings (e.g. "ignoring nclx profile"), and libtiff's, which libvips passes
+    // on, join our JSON log on stderr; the same warning at most once a minute.
     g_log_set_handler(
         "VIPS", static_cast<GLogLevelFlags>(G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE),
         [](const gchar*, GLogLevelFlags, const gchar* message, gpointer) {
-          log_event("warn", std::string("libvips: ") + (message ? message : ""));
+          static RepeatFilter repeats(std::chrono::minutes(1));
+          if (auto line = repeats.admit(message ? message : "")) log_event("warn", "libvips: " + *line);
         },
         nullptr);
     vips_cache_set_max(0);

@@ -1,6 +1,6 @@
 // Canonical, collision-free names for variants in the store.
 //
-//   _imageflex/v1/<original key>/<original version>/<canonical parameters>
+//   _imageflex/v2/<original key>/<original version>/<canonical parameters>
 //
 // The original's key keeps photo.png and photo.jpg apart; its version (a digest of
 // its ETag) makes a changed original miss instead of serving the old variant; the
@@ -17,7 +17,7 @@
 namespace imageflex {
 
 // Bump when the pipeline's output changes, so old variants are not served.
-inline constexpr std::string_view kPipelineVersion = "v1";
+inline constexpr std::string_view kPipelineVersion = "v2";  // v2: CMYK through its ICC profile
 
 // The parameters part. Without f=, the negotiation input (which modern formats the
 // client accepts) is part of the name, since the output format follows from it.

@@ -64,8 +64,24 @@ TEST_P(ErrorsTest, SourcesWeDoNotServeAre415) {
   }
 }
 
+// A valid JPEG in a coding process libjpeg cannot decode is unsupported, not corrupt.
+TEST_P(ErrorsTest, JpegCodingLibjpegCannotDecodeIs415) {
+  const std::pair<const char*, const char*> table[] = {
+      {"/lossless.jpg?w=4", "lossless JPEG is not supported\n"},
+      {"/lossless.jpg?f=png", "lossless JPEG is not supported\n"},
+      {"/twelve_bit.jpg?w=4", "12-bit JPEG is not supported\n"},
+  };
+  for (const auto& [path, reason] : table) {
+    auto response = get(path);
+    expect_reason(response, 415, path);
+    EXPECT_EQ(response.body, reason) << path;
+  }
+  EXPECT_EQ(get("/lossless.jpg").status, 200) << "the original is still a JPEG, served as it is";
+}
+
 TEST_P(ErrorsTest, CorruptAndTruncatedImagesAre422) {
-  for (const char* path : {"/truncated.jpg?w=100", "/corrupt.png?w=10", "/truncated.jpg?f=webp"}) {
+  for (const char* path : {"/truncated.jpg?w=100", "/corrupt.png?w=10", "/truncated.jpg?f=webp",
+                           "/truncated_cmyk.jpg?w=100", "/truncated_cmyk.jpg?w=20"}) {
     expect_reason(get(path), 422, path);
   }
 }

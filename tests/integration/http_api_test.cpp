@@ -201,6 +201,22 @@ TEST_P(HttpApiTest, HealthStatsAndAccessLog) {
   EXPECT_TRUE(service().server().wait_for_output(line)) << service().server().output();
 }
 
+// libtiff warns on every read of warns.tiff's directory (an unknown tag): twenty variants
+// of it made hundreds of identical log lines. The log shows it once, not once per read.
+TEST_P(HttpApiTest, RepeatedLibraryWarningsAreLoggedOnce) {
+  for (int width = 20; width < 40; ++width) {
+    ASSERT_EQ(get("/warns.tiff?f=png&w=" + std::to_string(width)).status, 200) << width;
+  }
+  ASSERT_TRUE(service().server().wait_for_output(R"("path":"/warns.tiff\?f=png&w=39")"));
+  const std::string output = service().server().output();
+  int lines = 0;
+  for (std::size_t at = output.find("(0x113)"); at != std::string::npos;
+       at = output.find("(0x113)", at + 1)) {
+    ++lines;
+  }
+  EXPECT_EQ(lines, 1) << output.substr(0, 2000);
+}
+
 class ConfiguredCacheControlTest : public ServiceTest {
  protected:
   std::vector<std::string> server_args() override {

@@ -1,7 +1,9 @@
 #include "fixtures.h"
 
+#include <jpeglib.h>
 #include <vips/vips8>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -58,6 +60,111 @@ std::string bomb_png_header() {
   return std::string("\x89PNG\r\n\x1A\n", 8) + chunk("IHDR", ihdr) + chunk("IDAT", idat) + chunk("IEND", "");
 }
 
+// The kCmykPatches side by side, as ink values (0 = no ink, 255 = full ink).
+VImage cmyk_patches() {
+  std::vector<VImage> patches;
+  for (const auto& ink : kCmykPatches) {
+    patches.push_back((VImage::black(kPatchSide, kPatchSide, VImage::option()->set("bands", 4)) +
+                       std::vector<double>{ink[0] * 2.55, ink[1] * 2.55, ink[2] * 2.55, ink[3] * 2.55})
+                          .cast(VIPS_FORMAT_UCHAR));
+  }
+  return VImage::arrayjoin(patches).copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_CMYK));
+}
+
+VImage with_profile(const VImage& image, const std::string& profile_path) {
+  const std::string profile = read_file(profile_path);
+  VImage tagged = image.copy();
+  vips_image_set_blob_copy(tagged.get_image(), VIPS_META_ICC_NAME, profile.data(), profile.size());
+  return tagged;
+}
+
+// A CMYK JPEG as Photoshop writes it: YCCK-coded, inks stored inverted (255 = no ink),
+// an APP14 "Adobe" marker saying so, and the ICC profile. libvips only writes plain CMYK.
+std::string adobe_ycck_jpeg(const VImage& cmyk, const std::string& profile_path) {
+  const VImage pixels = cmyk.copy_memory();
+  const auto* data = static_cast<const unsigned char*>(pixels.data());
+  const std::string profile = read_file(profile_path);
+  jpeg_compress_struct jpeg{};
+  jpeg_error_mgr error{};
+  jpeg.err = jpeg_std_error(&error);
+  jpeg_create_compress(&jpeg);
+  unsigned char* buffer = nullptr;
+  unsigned long length = 0;
+  jpeg_mem_dest(&jpeg, &buffer, &length);
+  jpeg.image_width = static_cast<JDIMENSION>(pixels.width());
+  jpeg.image_height = static_cast<JDIMENSION>(pixels.height());
+  jpeg.input_components = 4;
+  jpeg.in_color_space = JCS_CMYK;
+  jpeg_set_defaults(&jpeg);
+  jpeg_set_colorspace(&jpeg, JCS_YCCK);  // also turns on the Adobe marker
+  jpeg_set_quality(&jpeg, 95, TRUE);
+  jpeg_start_compress(&jpeg, TRUE);
+  jpeg_write_icc_profile(&jpeg, reinterpret_cast<const JOCTET*>(profile.data()),
+                         static_cast<unsigned int>(profile.size()));
+  std::vector<unsigned char> row(static_cast<std::size_t>(pixels.width()) * 4);
+  while (jpeg.next_scanline < jpeg.image_height) {
+    const unsigned char* source = data + static_cast<std::size_t>(jpeg.next_scanline) * row.size();
+    for (std::size_t i = 0; i < row.size(); ++i) row[i] = static_cast<unsigned char>(255 - source[i]);
+    JSAMPROW rows[] = {row.data()};
+    jpeg_write_scanlines(&jpeg, rows, 1);
+  }
+  jpeg_finish_compress(&jpeg);
+  jpeg_destroy_compress(&jpeg);
+  std::string bytes(reinterpret_cast<const char*>(buffer), length);
+  std::free(buffer);
+  return bytes;
+}
+
+// A valid lossless JPEG (SOF3, ITU T.81 annex H) of 8x8 grey 128: one Huffman code,
+// "0" for a zero difference, so 64 zero bits of scan data. libjpeg cannot decode it.
+std::string lossless_jpeg() {
+  const unsigned char bytes[] = {0xFF, 0xD8,  // SOI
+                                 0xFF, 0xC3, 0x00, 0x0B, 8, 0x00, 0x08, 0x00, 0x08, 1, 1, 0x11,
+                                 0,                                               // SOF3: 8-bit, 8x8, 1
+                                                                                  // component
+                                 0xFF, 0xC4, 0x00, 0x14, 0x00,                    // DHT: DC table 0
+                                 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  // one code of length 1
+                                 0x00,                                            // for difference category 0
+                                 0xFF, 0xDA, 0x00, 0x08, 1, 1, 0x00, 1, 0, 0x00,  // SOS: predictor 1, Pt 0
+                                 0, 0, 0, 0, 0, 0, 0, 0,                          // 64 zero differences
+                                 0xFF, 0xD9};                                     // EOI
+  return {reinterpret_cast<const char*>(bytes), sizeof bytes};
+}
+
+// A valid 12-bit JPEG (SOF1, extended sequential) of one 8x8 block: a flat quantisation
+// table, one Huffman code each for "no DC difference" and "end of block", so the scan
+// is the bits 0 (DC) and 0 (EOB), padded with ones. libjpeg here reads 8 bits only.
+std::string twelve_bit_jpeg() {
+  std::string bytes("\xFF\xD8\xFF\xDB\x00\x83\x10", 7);  // SOI; DQT of 16-bit entries, table 0
+  for (int i = 0; i < 64; ++i) bytes += std::string("\x00\x01", 2);
+  const std::string bits(16, '\0');
+  bytes += std::string("\xFF\xC1\x00\x0B\x0C\x00\x08\x00\x08\x01\x01\x11\x00", 13);  // SOF1: 12-bit, 8x8
+  bytes += std::string("\xFF\xC4\x00\x14\x00\x01", 6) + bits.substr(1) + '\0';       // DHT DC 0: "0" -> 0
+  bytes += std::string("\xFF\xC4\x00\x14\x10\x01", 6) + bits.substr(1) + '\0';       // DHT AC 0: "0" -> EOB
+  bytes += std::string("\xFF\xDA\x00\x08\x01\x01\x00\x00\x3F\x00", 10);              // SOS: 0-63
+  bytes += std::string("\x3F\xFF\xD9", 3);                                           // data; EOI
+  return bytes;
+}
+
+// The TIFF with its first IFD's Orientation entry (tag 274) renumbered 275, a tag libtiff
+// does not know: every open of the file makes libtiff warn, and the picture is intact.
+std::string tiff_with_unknown_tag(std::string tiff) {
+  auto u16 = [&](std::size_t at) {
+    return static_cast<unsigned>(static_cast<unsigned char>(tiff[at])) |
+           static_cast<unsigned>(static_cast<unsigned char>(tiff[at + 1])) << 8;
+  };
+  if (!tiff.starts_with(std::string_view("II*\0", 4)))
+    throw std::runtime_error("expected a little-endian TIFF");
+  const std::size_t ifd = u16(4) | static_cast<std::size_t>(u16(6)) << 16;
+  for (std::size_t entry = ifd + 2; entry < ifd + 2 + std::size_t{12} * u16(ifd); entry += 12) {
+    if (u16(entry) == 274) {
+      tiff[entry] = static_cast<char>(275 & 0xFF);
+      return tiff;
+    }
+  }
+  throw std::runtime_error("no Orientation entry to renumber");
+}
+
 }  // namespace
 
 std::string make_temp_dir() {
@@ -101,6 +208,7 @@ void write_fixtures(const std::string& dir) {
   put("landscape.png", save(landscape, ".png"));
   put("space name é.jpg", landscape_jpg);
   put("photo.tiff", save(landscape, ".tif"));
+  put("warns.tiff", tiff_with_unknown_tag(save(landscape, ".tif")));
   put("png_named.jpg", save(landscape, ".png"));  // a PNG under a .jpg name
 
   // stripes: 900x300, red | green | blue thirds; a centred square crop is all green.
@@ -142,6 +250,30 @@ void write_fixtures(const std::string& dir) {
   // differ from sRGB's, so only a profile-aware conversion gets the colour back.
   put("p3.jpg", save(solid(100, 100, kRed).icc_export(VImage::option()->set("output_profile", "p3")), ".jpg",
                      VImage::option()->set("Q", 95)));
+
+  // CMYK ink patches (kCmykPatches), for comparison with a Little CMS conversion: JPEG and
+  // TIFF, with the press profile embedded and without a profile; and as Photoshop writes
+  // JPEG (YCCK, inverted inks, Adobe marker).
+  const VImage patches = cmyk_patches();
+  put("cmyk_profile.jpg", save(with_profile(patches, kCmykProfile), ".jpg", VImage::option()->set("Q", 95)));
+  const std::string cmyk_plain_jpg =
+      save(patches, ".jpg", VImage::option()->set("Q", 95)->set("strip", true));
+  put("cmyk_plain.jpg", cmyk_plain_jpg);
+  put("truncated_cmyk.jpg", cmyk_plain_jpg.substr(0, cmyk_plain_jpg.size() * 2 / 3));  // CMYK is loaded apart
+  put("cmyk_profile.tif", save(with_profile(patches, kCmykProfile), ".tif"));
+  put("cmyk_plain.tif", save(patches, ".tif", VImage::option()->set("strip", true)));
+  put("cmyk_adobe.jpg", adobe_ycck_jpeg(patches, kCmykProfile));
+
+  // grey_profile: 100x100 grey 128 with a linear-light grey profile embedded.
+  VImage grey = (VImage::black(100, 100) + 128).cast(VIPS_FORMAT_UCHAR);
+  put("grey_profile.jpg",
+      save(with_profile(grey.copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_B_W)),
+                        kLinearGreyProfile),
+           ".jpg", VImage::option()->set("Q", 95)));
+
+  // lossless, twelve_bit: valid JPEGs that libjpeg cannot decode (SOF3; SOF1 at 12 bits).
+  put("lossless.jpg", lossless_jpeg());
+  put("twelve_bit.jpg", twelve_bit_jpeg());
 
   // deep16: 100x100 red at 16 bits per channel.
   VImage deep = (solid(100, 100, kRed).cast(VIPS_FORMAT_USHORT) * 257)

@@ -23,6 +23,20 @@ inline constexpr double kBlue[3] = {20, 20, 220};
 inline constexpr double kYellow[3] = {230, 220, 20};
 inline constexpr double kBrick[3] = {170, 80, 60};  // inside the CMYK gamut, unlike kRed
 
+// The ink patches (percent C, M, Y, K) of the cmyk_* fixtures, kPatchSide square each,
+// left to right: red, a rich black, plain black, a light blue, and no ink (paper).
+inline constexpr int kCmykPatches[][4] = {
+    {0, 100, 100, 0}, {100, 100, 100, 100}, {0, 0, 0, 100}, {60, 20, 0, 10}, {0, 0, 0, 0}};
+inline constexpr int kPatchSide = 64;
+
+// The CMYK profile embedded in the cmyk_profile.* fixtures (Debian's libgs-common):
+// a press profile unlike libvips' built-in one, so only a conversion through the
+// embedded profile gets its colours. Fixtures without a profile are converted with
+// libvips' built-in CMYK profile, written as vips_cmyk.icc beside the fixtures.
+inline constexpr const char* kCmykProfile = "/usr/share/color/icc/ghostscript/default_cmyk.icc";
+// A linear-light grey profile (same package): grey 128 is not sRGB grey 128 in it.
+inline constexpr const char* kLinearGreyProfile = "/usr/share/color/icc/ghostscript/ps_gray.icc";
+
 }  // namespace imageflex::test
 
 namespace imageflex::test {

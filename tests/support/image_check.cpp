@@ -6,6 +6,10 @@
 #include <bit>
 #include <cmath>
 #include <mutex>
+#include <stdexcept>
+
+#include "fixtures.h"
+#include "server_process.h"
 
 namespace imageflex::test {
 namespace {
@@ -75,6 +79,42 @@ std::uint64_t dhash(const std::string& bytes) {
 
 int hamming(std::uint64_t a, std::uint64_t b) {
   return std::popcount(a ^ b);
+}
+
+std::string lcms_to_srgb(const std::string& bytes, const std::string& fallback_profile) {
+  const bool tiff =
+      bytes.starts_with(std::string_view("II*\0", 4)) || bytes.starts_with(std::string_view("MM\0*", 4));
+  const std::string dir = make_temp_dir();
+  const std::string in = dir + (tiff ? "/in.tif" : "/in.jpg");
+  const std::string out = dir + (tiff ? "/out.tif" : "/out.jpg");
+  write_file(in, bytes);
+  // -t0: perceptual; -q100: the least JPEG loss jpgicc can give.
+  std::vector<std::string> command = {tiff ? "/usr/bin/tificc" : "/usr/bin/jpgicc", "-t0"};
+  if (!tiff) command.emplace_back("-q100");
+  if (!fallback_profile.empty()) {
+    write_file(dir + "/fallback.icc", fallback_profile);
+    command.insert(command.end(), {"-i", dir + "/fallback.icc"});
+  }
+  command.insert(command.end(), {in, out});
+  const CommandResult result = run_command(command);
+  std::string converted;
+  if (result.status == 0) converted = read_file(out);
+  remove_tree(dir);
+  if (result.status != 0) {
+    throw std::runtime_error(command.front() + " failed (install liblcms2-utils): " + result.output);
+  }
+  return converted;
+}
+
+std::string builtin_cmyk_profile() {
+  ensure_vips();
+  VipsBlob* blob = nullptr;
+  if (vips_profile_load("cmyk", &blob, nullptr) != 0) throw std::runtime_error("no built-in cmyk profile");
+  std::size_t length = 0;
+  const void* data = vips_blob_get(blob, &length);
+  std::string profile(static_cast<const char*>(data), length);
+  vips_area_unref(VIPS_AREA(blob));
+  return profile;
 }
 
 double colour_distance(const std::vector<double>& a, const std::vector<double>& b) {

@@ -33,6 +33,15 @@ std::vector<double> mean_colour(const std::string& bytes, int left, int top, int
 std::uint64_t dhash(const std::string& bytes);
 int hamming(std::uint64_t a, std::uint64_t b);
 
+// The picture converted to 8-bit sRGB by Little CMS's own tools (jpgicc for JPEG, tificc
+// for TIFF, from liblcms2-utils) with the perceptual intent: the reference our colour
+// conversion is held to. `fallback_profile` (the profile's bytes; "" for none) is used
+// when the image embeds no profile. Throws if the tool is missing or fails.
+std::string lcms_to_srgb(const std::string& bytes, const std::string& fallback_profile = "");
+
+// The bytes of libvips' built-in CMYK profile (its fallback for untagged CMYK).
+std::string builtin_cmyk_profile();
+
 // Largest per-band difference between two colours.
 double colour_distance(const std::vector<double>& a, const std::vector<double>& b);
 
