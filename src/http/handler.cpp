@@ -15,10 +15,8 @@ namespace {
 
 // Waits for a transform until the request's deadline; past it, a 504.
 template <typename Future>
-void wait_until_deadline(const Future& future, std::chrono::steady_clock::time_point deadline,
-                         std::atomic<std::uint64_t>& timeouts) {
+void wait_until_deadline(const Future& future, std::chrono::steady_clock::time_point deadline) {
   if (future.wait_until(deadline) == std::future_status::timeout) {
-    timeouts++;
     throw Error(ErrorKind::kTimeout, "image took longer than the deadline");
   }
 }
@@ -67,6 +65,9 @@ Response Handler::handle(const Request& request, std::optional<Clock::time_point
   try {
     response = route(exchange);
   } catch (const Error& error) {
+    exchange.cache = CacheOutcome::kNone;  // an error serves no image
+    // Every 504 is counted here, wherever the deadline passed (waiting, or in the job).
+    if (error.kind() == ErrorKind::kTimeout) stats_.timeouts++;
     if (error.kind() == ErrorKind::kStoreUnavailable) {
       stats_.store_errors++;
       log_event("warn", error.what());
@@ -75,6 +76,7 @@ Response Handler::handle(const Request& request, std::optional<Clock::time_point
     }
     response = error_response(request, error);
   } catch (const std::exception& error) {
+    exchange.cache = CacheOutcome::kNone;
     log_event("error", std::string("request failed: ") + error.what());
     response = error_response(request, Error(ErrorKind::kInternal, error.what()));
   }
@@ -187,7 +189,7 @@ Handler::VariantPtr Handler::make_variant_once(Exchange& exchange, const ImageRe
   if (!ticket.leader()) {
     exchange.cache = CacheOutcome::kMissCoalesced;
     stats_.coalesced++;
-    wait_until_deadline(ticket.result(), exchange.deadline, stats_.timeouts);
+    wait_until_deadline(ticket.result(), exchange.deadline);
     return ticket.result().get();  // rethrows the leader's error, if any
   }
   exchange.cache = CacheOutcome::kMiss;
@@ -231,7 +233,7 @@ Handler::VariantPtr Handler::produce_variant(const Exchange& exchange, const Ima
     stats_.overloaded++;
     throw Error(ErrorKind::kOverloaded, "too many images being made; retry shortly");
   }
-  wait_until_deadline(future, deadline, stats_.timeouts);
+  wait_until_deadline(future, deadline);
   Encoded encoded = future.get();
   stats_.transforms++;
 
