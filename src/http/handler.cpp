@@ -89,8 +89,13 @@ Handler::Handler(const Config& config, Storage& storage)
 Handler::~Handler() = default;
 
 Response Handler::handle(const Request& request) {
+  return handle(request, Clock::time_point::max());
+}
+
+Response Handler::handle(const Request& request, Clock::time_point deadline_cap) {
   const auto started = Clock::now();
-  const auto deadline = started + std::chrono::milliseconds(config_.limits.deadline_ms);
+  const auto deadline =
+      std::min(started + std::chrono::milliseconds(config_.limits.deadline_ms), deadline_cap);
   std::string cache_outcome = "none";
   Response response;
   stats_.requests++;

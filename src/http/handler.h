@@ -45,6 +45,8 @@ class Handler {
 
   // Never throws: every failure becomes a status with a short plain-text reason.
   Response handle(const Request& request);
+  // The same, with the request's deadline no later than `deadline_cap` (a Lambda invocation's).
+  Response handle(const Request& request, std::chrono::steady_clock::time_point deadline_cap);
 
   // The 503 an I/O thread sends when even the handler queue is full.
   Response overloaded(const Request& request);
