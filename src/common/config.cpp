@@ -113,6 +113,9 @@ const std::vector<Setting>& table() {
          }
          c.lambda_streaming = v == "stream";
        }},
+      {{"tls-ca-file", "IF_TLS_CA_FILE", "(libcurl's default)",
+        "CA certificates (PEM) for HTTPS to S3; the Lambda bundle uses its own"},
+       [](Config& c, const std::string& v) { c.tls_ca_file = v; }},
       {{"max-source-mb", "IF_MAX_SOURCE_MB", std::to_string(d.limits.max_source_bytes >> 20),
         "largest original accepted, MiB"},
        [](Config& c, const std::string& v) {

@@ -43,6 +43,7 @@ struct Config {
   // `imageflex lambda`: answer in the function URL's RESPONSE_STREAM invoke mode (true) or
   // in BUFFERED mode (false); the stack sets it to match the function URL.
   bool lambda_streaming = true;
+  std::string tls_ca_file;  // CA bundle for HTTPS to S3; "" = libcurl's default
   Limits limits;
   Quality quality;
 };

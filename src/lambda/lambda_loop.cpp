@@ -25,18 +25,24 @@ using Clock = std::chrono::steady_clock;
 // before Lambda stops the invocation (which would leave the client a bare 502).
 constexpr auto kDeadlineMargin = std::chrono::milliseconds(500);
 
-// In the bundle, `bootstrap` sits beside lib/ holding libvips' modules (the HEIF/AVIF
-// loader and saver among them). libvips looks for them in $VIPSHOME/ + the last part of
-// its build-time libdir (x86_64-linux-gnu on Debian) + /vips-modules-MAJOR.MINOR, so point
-// VIPSHOME at lib/ before libvips starts; anywhere else the system's libvips finds its own.
-void use_bundled_vips_modules() {
+// Run from the bundle (`bootstrap` beside lib/ and certs/), use what the bundle carries:
+//  - libvips' modules (the HEIF/AVIF loader and saver among them). libvips looks in
+//    $VIPSHOME/ + the last part of its build-time libdir (x86_64-linux-gnu on Debian) +
+//    /vips-modules-MAJOR.MINOR, so VIPSHOME must point at lib/ before libvips starts.
+//  - Debian's CA certificates: Debian's libcurl looks for them where Amazon Linux has none.
+// Anywhere else the system's own are found as usual.
+void use_bundle(Config& config) {
   std::error_code error;
-  const auto lib = std::filesystem::read_symlink("/proc/self/exe", error).parent_path() / "lib";
+  const auto root = std::filesystem::read_symlink("/proc/self/exe", error).parent_path();
+  if (error) return;
   const auto modules =
-      lib / "x86_64-linux-gnu" /
+      root / "lib" / "x86_64-linux-gnu" /
       ("vips-modules-" + std::to_string(VIPS_MAJOR_VERSION) + "." + std::to_string(VIPS_MINOR_VERSION));
-  if (error || !std::filesystem::is_directory(modules, error)) return;
-  setenv("VIPSHOME", lib.c_str(), 1);
+  if (std::filesystem::is_directory(modules, error)) setenv("VIPSHOME", (root / "lib").c_str(), 1);
+  const auto certificates = root / "certs" / "ca-certificates.crt";
+  if (config.tls_ca_file.empty() && std::filesystem::is_regular_file(certificates, error)) {
+    config.tls_ca_file = certificates;
+  }
 }
 
 // The invocation's deadline (unix milliseconds) on the steady clock, less the margin.
@@ -99,7 +105,7 @@ int run_lambda(const std::function<Config()>& load_config) {
   try {
     config = load_config();
     failure = "Runtime.LibvipsError";
-    use_bundled_vips_modules();
+    use_bundle(*config);
     init_vips("imageflex");
     failure = "Runtime.StorageError";
     storage = open_storage(*config);

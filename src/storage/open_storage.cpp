@@ -7,7 +7,9 @@ namespace imageflex {
 
 std::unique_ptr<Storage> open_storage(const Config& config) {
   if (config.storage.rfind("s3://", 0) == 0) {
-    return std::make_unique<S3Storage>(s3_config_from_environment(config.storage));
+    S3Config s3 = s3_config_from_environment(config.storage);
+    s3.ca_file = config.tls_ca_file;
+    return std::make_unique<S3Storage>(std::move(s3));
   }
   std::string root = config.storage.rfind("file:", 0) == 0 ? config.storage.substr(5) : config.root;
   return std::make_unique<FsStorage>(root);

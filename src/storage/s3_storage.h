@@ -23,6 +23,7 @@ struct S3Config {
   std::string access_key;
   std::string secret_key;
   std::string session_token;
+  std::string ca_file;             // CA bundle for HTTPS (CURLOPT_CAINFO); empty: libcurl's built-in default
   long connect_timeout_ms = 2000;  // per connection attempt
   // Deadline for one storage call, retries and backoff included; each attempt gets
   // what is left of it. <= 0: no deadline (only connect_timeout_ms bounds an attempt).
