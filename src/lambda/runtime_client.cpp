@@ -67,7 +67,7 @@ http::response<http::string_body> checked(http::response<http::string_body> resp
 
 }  // namespace
 
-RuntimeClient::RuntimeClient(std::string host_port) {
+RuntimeClient::RuntimeClient(const std::string& host_port) {
   const auto colon = host_port.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == host_port.size()) {
     throw std::invalid_argument("AWS_LAMBDA_RUNTIME_API '" + host_port + "': expected HOST:PORT");

@@ -21,7 +21,7 @@ struct Invocation {
 // Every call throws std::runtime_error when the API cannot be reached or refuses the call.
 class RuntimeClient {
  public:
-  explicit RuntimeClient(std::string host_port);  // "127.0.0.1:9001"
+  explicit RuntimeClient(const std::string& host_port);  // "127.0.0.1:9001"
 
   Invocation next();
   // BUFFERED invoke mode: the whole response payload at once.

@@ -37,7 +37,7 @@ class LambdaTest : public ::testing::Test {
     env_["IF_ACCESS_LOG"] = "true";
   }
 
-  void start(std::map<std::string, std::string> settings = {}) {
+  void start(const std::map<std::string, std::string>& settings = {}) {
     for (const auto& [name, value] : settings) env_[name] = value;
     lambda_ = std::make_unique<ServerProcess>(std::vector<std::string>{imageflex_binary(), "lambda"}, env_,
                                               "lambda runtime ready");

@@ -9,7 +9,6 @@
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
-#include <atomic>
 #include <cctype>
 #include <stdexcept>
 
