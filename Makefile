@@ -68,3 +68,9 @@ tidy: build
 
 clean:
 	rm -rf $(BUILD)
+
+# The AWS Lambda bundle: build/lambda/imageflex-lambda.zip (docs/architecture.md).
+.PHONY: lambda
+lambda: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS) --target imageflex
+	bash scripts/lambda_bundle.sh $(BUILD)/imageflex $(BUILD)/lambda

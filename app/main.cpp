@@ -14,6 +14,7 @@
 #include "http/handler.h"
 #include "http/server.h"
 #include "image/vips_runtime.h"
+#include "lambda/lambda_loop.h"
 #include "request/image_request.h"
 #include "storage/open_storage.h"
 #include "variant/make_variant.h"
@@ -29,6 +30,7 @@ void print_help() {
             << "  imageflex convert IN OUT [w=N] [h=N] [fit=cover|contain|inside|fill] [f=FORMAT] [q=N] "
                "[enlarge=true]\n"
             << "                                          make one variant with the server's pipeline\n"
+            << "  imageflex lambda [--setting value ...]  serve AWS Lambda invocations (its bootstrap)\n"
             << "  imageflex --help | --version\n\n"
             << "settings (flag, environment, default); flags win over the environment:\n";
   for (const auto& s : settings()) {
@@ -126,6 +128,9 @@ int main(int argc, char** argv) {
     }
     if (command == "serve") return serve(rest);
     if (command == "convert") return convert(rest);
+    if (command == "lambda") {
+      return run_lambda([&] { return load_config(parse_flags(rest), settings_environment()); });
+    }
     std::cerr << "imageflex: unknown command '" << command << "' (try --help)\n";
     return 2;
   } catch (const Error& error) {

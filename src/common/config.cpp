@@ -115,6 +115,18 @@ const std::vector<Setting>& table() {
        [](Config& c, const std::string& v) { c.cache_control_variant = v; }},
       {{"access-log", "IF_ACCESS_LOG", "true", "one JSON line per request on stdout"},
        [](Config& c, const std::string& v) { c.access_log = parse_bool("access-log", v); }},
+      {{"lambda-response-mode", "IF_LAMBDA_RESPONSE_MODE", "stream",
+        "imageflex lambda: the function URL's invoke mode, stream (RESPONSE_STREAM) or buffered"},
+       [](Config& c, const std::string& v) {
+         if (v != "stream" && v != "buffered") {
+           throw std::invalid_argument("invalid lambda-response-mode '" + v +
+                                       "': expected stream or buffered");
+         }
+         c.lambda_streaming = v == "stream";
+       }},
+      {{"tls-ca-file", "IF_TLS_CA_FILE", "(libcurl's default)",
+        "CA certificates (PEM) for HTTPS to S3; the Lambda bundle uses its own"},
+       [](Config& c, const std::string& v) { c.tls_ca_file = v; }},
       {{"max-source-mb", "IF_MAX_SOURCE_MB", std::to_string(d.limits.max_source_bytes >> 20),
         "largest original accepted, MiB"},
        [](Config& c, const std::string& v) {

@@ -49,6 +49,10 @@ struct Config {
   std::string cache_control_original = "public, max-age=3600";
   std::string cache_control_variant = "public, max-age=86400";
   bool access_log = true;
+  // `imageflex lambda`: answer in the function URL's RESPONSE_STREAM invoke mode (true) or
+  // in BUFFERED mode (false); the stack sets it to match the function URL.
+  bool lambda_streaming = true;
+  std::string tls_ca_file;  // CA bundle for HTTPS to S3; "" = libcurl's default
   Limits limits;
   Quality quality;
   S3Settings s3;

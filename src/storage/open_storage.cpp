@@ -7,8 +7,9 @@ namespace imageflex {
 
 std::unique_ptr<Storage> open_storage(const Config& config) {
   if (config.storage.rfind("s3://", 0) == 0) {
-    return std::make_unique<S3Storage>(s3_config_from(config.storage, config.s3),
-                                       aws_credential_chain(config.aws));
+    S3Config s3 = s3_config_from(config.storage, config.s3);
+    s3.ca_file = config.tls_ca_file;
+    return std::make_unique<S3Storage>(std::move(s3), aws_credential_chain(config.aws));
   }
   std::string root = config.storage.rfind("file:", 0) == 0 ? config.storage.substr(5) : config.root;
   return std::make_unique<FsStorage>(root);

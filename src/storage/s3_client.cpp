@@ -309,6 +309,7 @@ S3Client::Attempt S3Client::send_once(const S3Request& request, const std::strin
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);  // send the signed path byte for byte
+  if (!config_.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, config_.ca_file.c_str());
   curl_easy_setopt(
       curl, CURLOPT_CONNECTTIMEOUT_MS,
       budget_ms > 0 ? std::min(config_.connect_timeout_ms, budget_ms) : config_.connect_timeout_ms);

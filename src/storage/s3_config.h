@@ -14,6 +14,7 @@ struct S3Config {
   std::string endpoint;  // "http://127.0.0.1:8080"; empty: https://s3.REGION.amazonaws.com
   std::string region = "us-east-1";
   bool path_style = true;          // true: endpoint/bucket/key; false: bucket.endpoint-host/key
+  std::string ca_file;             // CA bundle for HTTPS (CURLOPT_CAINFO); "" = libcurl's default
   long connect_timeout_ms = 2000;  // per connection attempt
   // Deadline for one storage call, retries and backoff included; each attempt gets
   // what is left of it. <= 0: no deadline (only connect_timeout_ms bounds an attempt).

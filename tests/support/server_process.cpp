@@ -79,30 +79,38 @@ ServerProcess::ServerProcess(std::vector<std::string> args, std::map<std::string
   std::vector<std::string> argv = {imageflex_binary(), "serve", "--listen", "127.0.0.1:0"};
   argv.insert(argv.end(), args.begin(), args.end());
   if (!env.count("IF_ACCESS_LOG")) env["IF_ACCESS_LOG"] = "true";
+  port_ = std::stoi(launch(argv, env, std::regex("listening on http://[^:]+:([0-9]+)")));
+}
+
+ServerProcess::ServerProcess(std::vector<std::string> argv, std::map<std::string, std::string> env,
+                             const std::string& ready) {
+  launch(argv, env, std::regex(ready));
+}
+
+std::string ServerProcess::launch(const std::vector<std::string>& argv,
+                                  const std::map<std::string, std::string>& env, const std::regex& ready) {
   pid_ = spawn(argv, env, &stdout_fd_);
 
-  // Wait for the "listening on http://HOST:PORT" line.
-  const std::regex listening("listening on http://[^:]+:([0-9]+)");
+  // Wait for the line that says it is ready (e.g. "listening on http://HOST:PORT").
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   std::string seen;
-  while (std::chrono::steady_clock::now() < give_up) {
+  std::smatch match;
+  bool started = false;
+  while (!started && std::chrono::steady_clock::now() < give_up) {
     pollfd p{stdout_fd_, POLLIN, 0};
     if (::poll(&p, 1, 100) <= 0) continue;
     char buf[4096];
     ssize_t n = ::read(stdout_fd_, buf, sizeof buf);
     if (n <= 0) break;
     seen.append(buf, static_cast<std::size_t>(n));
-    std::smatch match;
-    if (std::regex_search(seen, match, listening)) {
-      port_ = std::stoi(match[1]);
-      break;
-    }
+    started = std::regex_search(seen, match, ready);
   }
   output_ = seen;
-  if (port_ == 0) {
+  if (!started) {
     kill_now();
-    throw std::runtime_error("imageflex did not start: " + seen);
+    throw std::runtime_error(argv[0] + " did not start: " + seen);
   }
+  std::string first_group = match.size() > 1 ? match[1].str() : match[0].str();
   reader_ = std::thread([this] {
     char buf[8192];
     for (;;) {
@@ -112,6 +120,7 @@ ServerProcess::ServerProcess(std::vector<std::string> args, std::map<std::string
       output_.append(buf, static_cast<std::size_t>(n));
     }
   });
+  return first_group;
 }
 
 ServerProcess::~ServerProcess() {

@@ -5,6 +5,7 @@
 
 #include <map>
 #include <mutex>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -16,6 +17,10 @@ class ServerProcess {
   // Runs `imageflex serve --listen 127.0.0.1:0 ARGS...` with ENV added to the environment
   // and waits for its "listening" line. Fails the test (throws) if it does not start.
   explicit ServerProcess(std::vector<std::string> args, std::map<std::string, std::string> env = {});
+  // Runs ARGV (argv[0] an absolute path) with ENV added to the environment and waits until its
+  // output matches `ready` (an ECMAScript regex); port() is then 0. Throws if it does not.
+  ServerProcess(std::vector<std::string> argv, std::map<std::string, std::string> env,
+                const std::string& ready);
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
@@ -33,6 +38,10 @@ class ServerProcess {
   void kill_now();                     // SIGKILL, wait
 
  private:
+  // Starts ARGV and reads its output until `ready` matches; returns its first group (or the match).
+  std::string launch(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+                     const std::regex& ready);
+
   pid_t pid_ = -1;
   int port_ = 0;
   int stdout_fd_ = -1;

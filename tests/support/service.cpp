@@ -25,6 +25,8 @@ std::map<std::string, std::string> read_env_file(const std::string& path) {
   return env;
 }
 
+}  // namespace
+
 // Fixtures are generated once (by the ctest fixture `fixtures`, or here once per
 // process when run alone) and copied into each new store.
 const std::string& fixture_dir() {
@@ -39,8 +41,6 @@ const std::string& fixture_dir() {
   }();
   return dir;
 }
-
-}  // namespace
 
 std::string source_dir() {
   return IMAGEFLEX_SOURCE_DIR;

@@ -74,6 +74,9 @@ class ServiceUnderTest {
 
 std::string source_dir();
 
+// The folder of generated fixture images.
+const std::string& fixture_dir();
+
 // The bytes of a generated fixture image.
 std::string fixture(const std::string& name);
 

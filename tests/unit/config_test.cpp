@@ -19,6 +19,9 @@ TEST(ConfigTest, DefaultsEnvironmentThenFlags) {
   Config flags_win = load_config({{"root", "/srv/b"}}, {{"IF_ROOT", "/srv/a"}, {"IF_QUALITY_JPEG", "70"}});
   EXPECT_EQ(flags_win.root, "/srv/b");
   EXPECT_EQ(flags_win.quality.jpeg, 70);
+
+  EXPECT_TRUE(defaults.lambda_streaming);
+  EXPECT_FALSE(load_config({}, {{"IF_LAMBDA_RESPONSE_MODE", "buffered"}}).lambda_streaming);
 }
 
 TEST(ConfigTest, BadValuesNameTheSetting) {
@@ -30,6 +33,7 @@ TEST(ConfigTest, BadValuesNameTheSetting) {
       {{{"max-frames", "-3"}}, "max-frames"},
       {{{"storage", "ftp://x"}}, "storage"},
       {{{"no-such-setting", "1"}}, "no-such-setting"},
+      {{{"lambda-response-mode", "BUFFERED"}}, "lambda-response-mode"},
   };
   for (const auto& [flags, name] : flags_table) {
     try {
