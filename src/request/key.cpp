@@ -36,7 +36,10 @@ std::string canonical_parameters(const ImageRequest& request, const AcceptedForm
     int q = request.quality > 0 ? request.quality : default_quality(*request.format, defaults);
     out += ",q=" + std::to_string(q);
   } else {
-    out += std::string(",f=auto") + (accepted.avif ? "-avif" : "") + (accepted.webp ? "-webp" : "");
+    // Named by the negotiation class, so Accept values that choose alike share a variant.
+    const AcceptClass taken = accept_class(accepted);
+    out += std::string(",f=auto") + (taken == AcceptClass::kAvif ? "-avif" : "") +
+           (taken != AcceptClass::kOther ? "-webp" : "");
     // The format is chosen later, so name every default it might use.
     out += request.quality > 0 ? ",q=" + std::to_string(request.quality)
                                : ",q=auto-" + std::to_string(defaults.jpeg) + "-" +
