@@ -54,3 +54,20 @@ tidy: build
 
 clean:
 	rm -rf $(BUILD)
+
+# The AWS stack (deploy/aws, docs/aws.md). ENV: dev (default), staging or prod.
+ENV ?= $(or $(IF_ENV),dev)
+.PHONY: aws-setup aws-update aws-synth aws-test
+
+aws-setup:
+	deploy/aws/setup $(ENV)
+
+aws-update:
+	deploy/aws/update $(ENV)
+
+# The template, offline: build/aws/image-flex-$(ENV).template.json
+aws-synth:
+	deploy/aws/synth $(ENV)
+
+aws-test:
+	deploy/aws/test.sh
