@@ -74,3 +74,20 @@ clean:
 lambda: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS) --target imageflex
 	bash scripts/lambda_bundle.sh $(BUILD)/imageflex $(BUILD)/lambda
+
+# The AWS stack (deploy/aws, docs/aws.md). ENV: dev (default), staging or prod.
+ENV ?= $(or $(IF_ENV),dev)
+.PHONY: aws-setup aws-update aws-synth aws-test
+
+aws-setup:
+	deploy/aws/setup $(ENV)
+
+aws-update:
+	deploy/aws/update $(ENV)
+
+# The template, offline: build/aws/image-flex-$(ENV).template.json
+aws-synth:
+	deploy/aws/synth $(ENV)
+
+aws-test:
+	deploy/aws/test.sh

@@ -9,7 +9,18 @@
 namespace imageflex {
 namespace {
 
-// The q-value of one media range's parameters; 1 when absent, 0 when malformed.
+// Digits with at most one '.', and at least one digit; else 0 (malformed). Within 0..1.
+double decimal_quality(std::string_view value) {
+  const auto digits = std::count_if(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; });
+  const auto dots = std::count(value.begin(), value.end(), '.');
+  if (digits == 0 || dots > 1 || static_cast<std::size_t>(digits + dots) != value.size()) return 0;
+  double q = std::strtod(std::string(value).c_str(), nullptr);
+  return q <= 1 ? q : 0;
+}
+
+// The q-value of one media range's parameters; 1 when absent, 0 when malformed. Only a
+// plain decimal counts (RFC 9110 allows "0.5", never "1e-1", "nan" or "0x1"), so the
+// CloudFront Function can mirror this parse exactly.
 double quality_of(std::string_view parameters) {
   double q = 1.0;
   while (!parameters.empty()) {
@@ -17,10 +28,7 @@ double quality_of(std::string_view parameters) {
     auto parameter = trim(parameters.substr(0, semicolon));
     parameters = semicolon == std::string_view::npos ? std::string_view() : parameters.substr(semicolon + 1);
     if (parameter.size() >= 2 && (parameter[0] == 'q' || parameter[0] == 'Q') && parameter[1] == '=') {
-      std::string value(trim(parameter.substr(2)));
-      char* end = nullptr;
-      q = std::strtod(value.c_str(), &end);
-      if (value.empty() || end != value.c_str() + value.size() || q < 0 || q > 1) q = 0;
+      q = decimal_quality(trim(parameter.substr(2)));
     }
   }
   return q;
@@ -44,10 +52,34 @@ AcceptedFormats parse_accept(std::string_view header) {
   return accepted;
 }
 
+AcceptClass accept_class(const AcceptedFormats& accepted) {
+  if (accepted.avif && accepted.webp) return AcceptClass::kAvif;
+  return accepted.webp ? AcceptClass::kWebp : AcceptClass::kOther;
+}
+
+std::string_view accept_class_name(AcceptClass accept_class) {
+  switch (accept_class) {
+    case AcceptClass::kAvif: return "avif";
+    case AcceptClass::kWebp: return "webp";
+    case AcceptClass::kOther: return "other";
+  }
+  return "other";
+}
+
+std::string_view canonical_accept(AcceptClass accept_class) {
+  switch (accept_class) {
+    case AcceptClass::kAvif: return "image/avif,image/webp";
+    case AcceptClass::kWebp: return "image/webp";
+    case AcceptClass::kOther: return "image/jpeg,image/png,image/gif";
+  }
+  return "";
+}
+
 Format choose_format(const AcceptedFormats& accepted, const SourceInfo& source) {
-  if (source.animated()) return accepted.webp ? Format::kWebp : Format::kGif;
-  if (accepted.avif) return Format::kAvif;
-  if (accepted.webp) return Format::kWebp;
+  const AcceptClass taken = accept_class(accepted);
+  if (source.animated()) return taken == AcceptClass::kOther ? Format::kGif : Format::kWebp;
+  if (taken == AcceptClass::kAvif) return Format::kAvif;
+  if (taken == AcceptClass::kWebp) return Format::kWebp;
   switch (source.format) {
     case Format::kJpeg:
     case Format::kPng:

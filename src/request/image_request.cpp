@@ -143,8 +143,9 @@ ImageRequest parse_request(std::string_view target, int max_dimension) {
     auto name = percent_decode(pair.substr(0, equals), true);
     auto value = percent_decode(equals == std::string_view::npos ? "" : pair.substr(equals + 1), true);
     if (!name || !value) bad("query has a malformed percent escape");
-    static const std::set<std::string> known = {"w", "h", "f", "q", "fit", "enlarge"};
-    if (!known.count(*name)) continue;  // unknown parameters are ignored (and never make a variant)
+    // Unknown parameters are ignored (and never make a variant).
+    if (std::find(kQueryParameters.begin(), kQueryParameters.end(), *name) == kQueryParameters.end())
+      continue;
     if (!seen.insert(*name).second) bad(*name + " is given more than once");
     if (*name == "w") {
       request.geometry.width = parse_dimension("w", *value, max_dimension);

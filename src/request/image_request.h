@@ -2,6 +2,7 @@
 // plain struct, or an Error with a one-line reason. Nothing downstream re-reads the URL.
 #pragma once
 
+#include <array>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,6 +18,10 @@ inline constexpr std::size_t kMaxQueryBytes = 2048;
 // Every path under this first segment belongs to the service (variants, health, stats)
 // and is never an original.
 inline constexpr std::string_view kReservedSegment = "_imageflex";
+
+// The query parameters that make a variant; every other parameter is ignored. The CDN
+// keeps exactly these (deploy/aws/functions/viewer-request.js; a unit test compares them).
+inline constexpr std::array<std::string_view, 6> kQueryParameters = {"w", "h", "fit", "enlarge", "f", "q"};
 
 struct ImageRequest {
   std::string key;  // the original's key: decoded, validated, no leading '/'

@@ -27,7 +27,10 @@ std::string canonical_parameters(const ImageRequest& request, const AcceptedForm
     out += ",f=" + std::string(format_name(*request.format));
     out += ",q=" + std::to_string(effective_quality(*request.format, request.quality, defaults));
   } else {
-    out += std::string(",f=auto") + (accepted.avif ? "-avif" : "") + (accepted.webp ? "-webp" : "");
+    // Named by the negotiation class, so Accept values that choose alike share a variant.
+    const AcceptClass taken = accept_class(accepted);
+    out += std::string(",f=auto") + (taken == AcceptClass::kAvif ? "-avif" : "") +
+           (taken != AcceptClass::kOther ? "-webp" : "");
     // The format is chosen later, so name every default it might use.
     out += request.quality > 0 ? ",q=" + std::to_string(request.quality)
                                : ",q=auto-" + std::to_string(effective_quality(Format::kJpeg, 0, defaults)) +

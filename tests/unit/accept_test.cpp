@@ -20,6 +20,10 @@ TEST(AcceptTest, ParsesMediaRangesAndQValues) {
       {"text/html,application/xhtml+xml,image/avif,image/webp,image/apng,*/*;q=0.8", {true, true}},
       {"image/avifx, image/webpp", {false, false}},
       {" image/webp ; q=1 ", {false, true}},
+      // Only a plain decimal is a q-value (the CloudFront Function parses it the same way).
+      {"image/avif;q=nan,image/webp;q=1e-3", {false, false}},
+      {"image/avif;q=.5,image/webp;q=1.", {true, true}},
+      {"image/avif;q=0x1,image/webp;q=+1", {false, false}},
   };
   for (const auto& [header, expected] : table) EXPECT_EQ(parse_accept(header), expected) << header;
 }
@@ -42,6 +46,9 @@ TEST(AcceptTest, ChoosesTheBestFormatTheClientTakes) {
       {{false, false}, {Format::kHeic, {}, 1, false}, Format::kJpeg},
       {{false, false}, {Format::kAvif, {}, 1, false}, Format::kJpeg},
       {{false, false}, {Format::kWebp, {}, 1, true}, Format::kPng},
+      // AVIF counts only with WebP: a client naming AVIF alone is served like one naming neither.
+      {{true, false}, {Format::kJpeg, {}, 1, false}, Format::kJpeg},
+      {{true, false}, {Format::kTiff, {}, 1, true}, Format::kPng},
       // Animations are never AVIF: animated WebP if taken, else GIF.
       {{true, true}, {Format::kGif, {}, 2, false}, Format::kWebp},
       {{true, false}, {Format::kGif, {}, 2, false}, Format::kGif},

@@ -45,6 +45,8 @@ TEST(KeyTest, OriginalVersionAcceptAndDefaultsAreInTheKey) {
   EXPECT_NE(key_for("/p.jpg?w=1", "v1"), key_for("/p.jpg?w=1", "v2"));
   EXPECT_NE(key_for("/p.jpg?w=1", "e", {true, true}), key_for("/p.jpg?w=1", "e", {false, true}));
   EXPECT_NE(key_for("/p.jpg?w=1", "e", {false, true}), key_for("/p.jpg?w=1", "e", {false, false}));
+  // Accept values that negotiate alike share a variant: AVIF alone is class "other".
+  EXPECT_EQ(key_for("/p.jpg?w=1", "e", {true, false}), key_for("/p.jpg?w=1", "e", {false, false}));
   // With f= given, Accept cannot change the output, so it must not split the variant.
   EXPECT_EQ(key_for("/p.jpg?w=1&f=png", "e", {true, true}), key_for("/p.jpg?w=1&f=png", "e", {}));
   Quality lower;
