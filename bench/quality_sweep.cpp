@@ -17,7 +17,8 @@
 //                                            (to check the metric against another tool)
 #include <vips/vips8>
 
-#include "image/vips_steps.h"
+#include "image/colour.h"
+#include "image/encode.h"
 
 #include <algorithm>
 #include <chrono>
@@ -53,7 +54,7 @@ struct Case {
   int effort;  // AVIF only; -1 elsewhere
 };
 
-// The service's encoder, called exactly as a request would call it (src/image/vips_steps.h):
+// The service's encoder, called exactly as a request would call it (src/image/encode.h):
 // the same options, and WebP's metadata chunks cut as in what is served.
 imageflex::Format format_of(Codec codec) {
   switch (codec) {

@@ -87,33 +87,6 @@ std::optional<Format> parse_output_format(std::string_view name) {
   return std::nullopt;
 }
 
-std::string strip_webp_metadata(std::string_view webp) {
-  auto le32 = [](std::string_view at) {
-    return static_cast<std::uint32_t>(static_cast<unsigned char>(at[0])) |
-           static_cast<std::uint32_t>(static_cast<unsigned char>(at[1])) << 8 |
-           static_cast<std::uint32_t>(static_cast<unsigned char>(at[2])) << 16 |
-           static_cast<std::uint32_t>(static_cast<unsigned char>(at[3])) << 24;
-  };
-  if (webp.size() < 12 || sniff_format(webp) != Format::kWebp) return std::string(webp);
-  std::string out(webp.substr(0, 12));
-  std::size_t at = 12;
-  while (at + 8 <= webp.size()) {
-    const auto tag = webp.substr(at, 4);
-    const std::size_t padded = (static_cast<std::size_t>(le32(webp.substr(at + 4, 4))) + 1) & ~std::size_t{1};
-    if (at + 8 + padded > webp.size()) return std::string(webp);  // malformed: leave it alone
-    if (tag != "EXIF" && tag != "XMP " && tag != "ICCP") {
-      std::string chunk(webp.substr(at, 8 + padded));
-      if (tag == "VP8X" && chunk.size() > 8) chunk[8] = static_cast<char>(chunk[8] & ~0x2C);  // ICC|EXIF|XMP
-      out += chunk;
-    }
-    at += 8 + padded;
-  }
-  if (at != webp.size()) return std::string(webp);  // a cut-off chunk header
-  const auto riff_size = static_cast<std::uint32_t>(out.size() - 8);
-  for (int i = 0; i < 4; ++i) out[4 + i] = static_cast<char>((riff_size >> (8 * i)) & 0xFF);
-  return out;
-}
-
 bool supports_alpha(Format format) {
   return format != Format::kJpeg;
 }

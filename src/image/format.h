@@ -19,11 +19,6 @@ std::string_view mime_type(Format format);    // "image/jpeg", ...
 // Parses an `f=` value: avif, webp, jpeg (alias jpg), png, gif. Case-insensitive.
 std::optional<Format> parse_output_format(std::string_view name);
 
-// Drops the EXIF, XMP and ICC chunks from a WebP file and clears their VP8X flags.
-// libvips 8.14's webpsave writes EXIF even when asked to strip. Input that is not
-// a well-formed RIFF/WebP file is returned unchanged.
-std::string strip_webp_metadata(std::string_view webp);
-
 bool supports_alpha(Format format);
 bool supports_animation(Format format);
 

@@ -9,7 +9,9 @@
 #include <vector>
 
 #include "common/error.h"
-#include "image/vips_steps.h"
+#include "image/colour.h"
+#include "image/encode.h"
+#include "image/vips_handles.h"
 
 namespace imageflex {
 namespace {
@@ -102,16 +104,8 @@ VImage thumbnail(std::string_view bytes, const Plan& plan, int frames) {
                    ->set("size", VIPS_SIZE_FORCE)
                    ->set("option_string", loader_options.c_str());
   // The blob borrows the bytes (no copy); they outlive the image.
-  VipsBlob* blob = vips_blob_new(nullptr, bytes.data(), bytes.size());
-  VImage image;
-  try {
-    image = VImage::thumbnail_buffer(blob, plan.resize.width, load);
-  } catch (...) {
-    vips_area_unref(VIPS_AREA(blob));
-    throw;
-  }
-  vips_area_unref(VIPS_AREA(blob));
-  return image;
+  const BorrowedBlob blob(bytes);
+  return VImage::thumbnail_buffer(blob.get(), plan.resize.width, load);
 }
 
 // The JPEG shrink-on-load factor libvips' thumbnail would pick: a power of two that
@@ -226,15 +220,11 @@ Encoded transform(std::string_view bytes, const SourceInfo& source, const Transf
 
     // 7. Encode under the deadline's watchdog.
     vips_image_set_progress(image.get_image(), TRUE);
-    auto handler = g_signal_connect(image.get_image(), "eval", G_CALLBACK(Watchdog::on_eval), &watchdog);
     Encoded encoded;
-    try {
+    {
+      const SignalConnection watching(image.get_image(), "eval", G_CALLBACK(Watchdog::on_eval), &watchdog);
       encoded.bytes = encode(image, spec.output, spec.quality, quality);
-    } catch (...) {
-      g_signal_handler_disconnect(image.get_image(), handler);
-      throw;
     }
-    g_signal_handler_disconnect(image.get_image(), handler);
     encoded.format = spec.output;
     encoded.frames = frames;
     encoded.size = {image.width(), frames > 1 ? image.height() / frames : image.height()};

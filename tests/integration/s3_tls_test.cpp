@@ -52,7 +52,8 @@ TEST(S3TlsTest, TheConfiguredCaFileIsWhatCurlTrusts) {
     config.endpoint = "https://127.0.0.1:" + std::to_string(port);
     config.max_retries = 0;
     config.ca_file = ca_file;
-    S3Storage(config, static_credentials({"AKIDEXAMPLE", "secret", ""})).get("key", {});  // s_server's status page: any answer means TLS held
+    S3Storage(config, static_credentials({"AKIDEXAMPLE", "secret", ""}))
+        .get("key", {});  // s_server's status page: any answer means TLS held
   };
   EXPECT_NO_THROW(get_with(dir + "/server.pem"));
   EXPECT_THROW(get_with(dir + "/other.pem"), Error) << "a CA that did not sign it";

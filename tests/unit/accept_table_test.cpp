@@ -90,7 +90,7 @@ TEST(AcceptTableTest, TheEdgesHeaderMakesTheSameVariantAsTheViewers) {
   const SourceInfo sources[] = {
       {Format::kJpeg, {}, 1, false}, {Format::kPng, {}, 1, true},   {Format::kGif, {}, 1, false},
       {Format::kTiff, {}, 1, false}, {Format::kTiff, {}, 1, true},  {Format::kGif, {}, 2, false},
-      {Format::kWebp, {}, 2, true},   {Format::kAvif, {}, 1, false},
+      {Format::kWebp, {}, 2, true},  {Format::kAvif, {}, 1, false},
   };
   const ImageRequest request = parse_request("/photo.jpg?w=300", 8192);
   for (const auto& row : accept_rows()) {

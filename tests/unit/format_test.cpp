@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "image/encode.h"
+
 namespace imageflex {
 namespace {
 

@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 #include <vips/vips8>
 
+#include "image/encode.h"
 #include "image/vips_runtime.h"
-#include "image/vips_steps.h"
 #include "request/key.h"
 
 namespace imageflex {

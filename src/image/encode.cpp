@@ -1,4 +1,6 @@
-#include "image/vips_steps.h"
+#include "image/encode.h"
+
+#include <cstdint>
 
 #include "common/error.h"
 #include "image/vips_handles.h"
@@ -7,31 +9,6 @@ namespace imageflex {
 
 using vips::VImage;
 using vips::VOption;
-
-VImage to_srgb8(const VImage& input) {
-  VImage image = input;
-  const bool cmyk = image.interpretation() == VIPS_INTERPRETATION_CMYK;
-  if (image.get_typeof(VIPS_META_ICC_NAME) != 0 || cmyk) {
-    // Perceptual (sharp's intent too) with black point compensation, which with libvips'
-    // v2 sRGB profile matches Little CMS's perceptual conversion: ink black stays black.
-    image = image.icc_transform("srgb", VImage::option()
-                                            ->set("embedded", true)
-                                            ->set("input_profile", cmyk ? "cmyk" : "srgb")
-                                            ->set("intent", VIPS_INTENT_PERCEPTUAL)
-                                            ->set("black_point_compensation", true));
-    // Plain sRGB now: dropping the profile makes a second call a no-op.
-    image = image.copy();
-    vips_image_remove(image.get_image(), VIPS_META_ICC_NAME);
-  }
-  const auto interpretation = image.interpretation();
-  if (interpretation == VIPS_INTERPRETATION_GREY16 || interpretation == VIPS_INTERPRETATION_B_W) {
-    if (image.format() != VIPS_FORMAT_UCHAR) image = image.colourspace(VIPS_INTERPRETATION_B_W);
-  } else if (interpretation != VIPS_INTERPRETATION_sRGB || image.format() != VIPS_FORMAT_UCHAR) {
-    image = image.colourspace(VIPS_INTERPRETATION_sRGB);
-  }
-  if (image.format() != VIPS_FORMAT_UCHAR) image = image.cast(VIPS_FORMAT_UCHAR);
-  return image;
-}
 
 VImage without_metadata(const VImage& image) {
   VImage copy = image.copy();
@@ -83,6 +60,33 @@ std::string encode(const VImage& image, Format format, int quality, const Qualit
   std::string bytes(static_cast<const char*>(buffer), length);
   // libvips 8.14's webpsave writes EXIF and ICC chunks even with strip.
   return format == Format::kWebp ? strip_webp_metadata(bytes) : bytes;
+}
+
+std::string strip_webp_metadata(std::string_view webp) {
+  auto le32 = [](std::string_view at) {
+    return static_cast<std::uint32_t>(static_cast<unsigned char>(at[0])) |
+           static_cast<std::uint32_t>(static_cast<unsigned char>(at[1])) << 8 |
+           static_cast<std::uint32_t>(static_cast<unsigned char>(at[2])) << 16 |
+           static_cast<std::uint32_t>(static_cast<unsigned char>(at[3])) << 24;
+  };
+  if (webp.size() < 12 || sniff_format(webp) != Format::kWebp) return std::string(webp);
+  std::string out(webp.substr(0, 12));
+  std::size_t at = 12;
+  while (at + 8 <= webp.size()) {
+    const auto tag = webp.substr(at, 4);
+    const std::size_t padded = (static_cast<std::size_t>(le32(webp.substr(at + 4, 4))) + 1) & ~std::size_t{1};
+    if (at + 8 + padded > webp.size()) return std::string(webp);  // malformed: leave it alone
+    if (tag != "EXIF" && tag != "XMP " && tag != "ICCP") {
+      std::string chunk(webp.substr(at, 8 + padded));
+      if (tag == "VP8X" && chunk.size() > 8) chunk[8] = static_cast<char>(chunk[8] & ~0x2C);  // ICC|EXIF|XMP
+      out += chunk;
+    }
+    at += 8 + padded;
+  }
+  if (at != webp.size()) return std::string(webp);  // a cut-off chunk header
+  const auto riff_size = static_cast<std::uint32_t>(out.size() - 8);
+  for (int i = 0; i < 4; ++i) out[4 + i] = static_cast<char>((riff_size >> (8 * i)) & 0xFF);
+  return out;
 }
 
 }  // namespace imageflex

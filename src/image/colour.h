@@ -1,0 +1,14 @@
+// Colour: every picture leaves the pipeline as 8-bit sRGB (or 8-bit grey).
+#pragma once
+
+#include <vips/vips8>
+
+namespace imageflex {
+
+// To 8-bit sRGB (or 8-bit grey): through the embedded ICC profile when there is one
+// (Display P3, Adobe RGB, CMYK, grey), with libvips' built-in CMYK profile for untagged
+// CMYK, perceptual intent with black point compensation; the result carries no profile.
+// 16-bit, LAB and other interpretations by colourspace conversion.
+vips::VImage to_srgb8(const vips::VImage& image);
+
+}  // namespace imageflex
