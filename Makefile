@@ -4,7 +4,7 @@ LISTEN ?= 127.0.0.1:8080
 ROOT ?= samples
 JOBS ?= $(shell nproc)
 
-.PHONY: all build server run test test-sanitize unit integration bench deps test-deps clean format tidy
+.PHONY: all build server run test test-sanitize unit integration bench deps test-deps clean format tidy fuzz
 
 all: build
 
@@ -61,6 +61,12 @@ bench: test-deps
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.h')
+
+# The libFuzzer targets (fuzz/, docs/fuzzing.md), built with clang in build-fuzz/: each runs
+# FUZZ_SECONDS after replaying fuzz/crashes/; the corpus grows in build-fuzz/corpus/.
+FUZZ_SECONDS ?= 600
+fuzz: test-deps
+	bash fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
 
 # The same clang-tidy run as the `lint` test in `make test`.
 tidy: build
