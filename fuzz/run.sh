@@ -35,7 +35,7 @@ for target in "${targets[@]}"; do
   for input in "${crashes[@]}"; do [ -f "$input" ] && past+=("$input"); done
   if [ ${#past[@]} -gt 0 ]; then
     echo "fuzz: $target: replaying ${#past[@]} past crash(es)"
-    if ! "$binary" -timeout=25 "${past[@]}" >"$build/artifacts/$target-replay.log" 2>&1; then
+    if ! "$binary" -timeout=25 -artifact_prefix="$build/artifacts/$target-replay-" "${past[@]}" >"$build/artifacts/$target-replay.log" 2>&1; then
       tail -n 40 "$build/artifacts/$target-replay.log"
       failed+=("$target (a past crash in fuzz/crashes/$target/ crashes again)")
       continue
