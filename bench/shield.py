@@ -459,8 +459,9 @@ def main():
                            or (k.startswith("IF_") and k != "IF_ACCESS_LOG"))
     cpu = re.search(r"model name\s*:\s*(.*)", open("/proc/cpuinfo").read())
     command = "python3 bench/shield.py " + " ".join(sys.argv[1:])
+    now = datetime.datetime.now(datetime.timezone.utc)
     lines = [
-        f"### Shield{': ' + args.label if args.label else ''} — {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC, "
+        f"### Shield{': ' + args.label if args.label else ''} — {now:%Y-%m-%d %H:%M} UTC, "
         f"imageflex {commit}",
         "",
         f"Machine: {os.cpu_count()} cores, {cpu.group(1) if cpu else '?'}, {machine_memory()}; load average before: "
