@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/allocator.h"
 #include "common/config.h"
 #include "common/error.h"
 #include "common/log.h"
@@ -75,7 +76,8 @@ int serve(const std::vector<std::string>& args) {
                 {"msg", "listening on http://" + config.listen.substr(0, config.listen.rfind(':')) + ":" +
                             std::to_string(server.port())},
                 {"storage", storage->describe()},
-                {"workers", config.workers}});
+                {"workers", config.workers},
+                {"allocator", describe_allocator()}});
   server.run();
   return 0;
 }

@@ -5,11 +5,15 @@
 #   3. a warm variant from the store         wrk, server started with --memory-cache-mb 0 (X-Cache: hit-store)
 #   4. cold transforms                       distinct variants one at a time with curl: first-request latency
 #   5. peak RSS of each server               VmHWM from /proc/PID/status after its runs
-# then the quality sweep (bench/quality.sh --quick). Prints Markdown tables and appends
-# them, with the date, the machine and the commands, to bench/out/results.md.
+# then the shield benchmarks (bench/shield.py: a memory storm of 32 large AVIF misses, and
+# overload at twice the sustainable miss rate; ~4 min) and the quality sweep (bench/quality.sh
+# --quick). Prints Markdown tables and appends them, with the date, the machine and the
+# commands, to bench/out/results.md.
 #
 # Every request goes to 127.0.0.1, to servers this script starts and stops. Knobs:
 #   BUILD=build  BENCH_DURATION=8 (s per wrk run, <= 10)  BENCH_CONNECTIONS=32  BENCH_COLD=20 (per format)
+#   BENCH_SHIELD=0 skips the shield benchmarks; BENCH_RECORD=1 also appends their report to BENCHMARKS.md;
+#   their own knobs (STORM_COUNT=32, SETTLE=60, CALIBRATE_SECONDS=15, OVERLOAD_SECONDS=30) are in shield.py.
 #   BENCH_QUALITY=0 skips the quality sweep.
 set -euo pipefail
 
@@ -36,6 +40,11 @@ if ! command -v wrk >/dev/null; then
     { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk >/dev/null; }
 fi
 command -v curl >/dev/null || { echo "run.sh: curl is missing" >&2; exit 1; }
+if [ "${BENCH_SHIELD:-1}" != 0 ] && ! command -v python3 >/dev/null; then
+  [ "$(id -u)" -eq 0 ] || { echo "run.sh: python3 is missing (sudo apt-get install python3)" >&2; exit 1; }
+  echo "installing python3"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3 >/dev/null
+fi
 
 started_at=$(date +%s)
 photos_dir=$(bash bench/quality.sh --fetch-only | tail -1)
@@ -220,6 +229,14 @@ report=$out/http_report.md
 } >"$report"
 echo
 cat "$report"
+
+if [ "${BENCH_SHIELD:-1}" != 0 ]; then
+  echo
+  shield_args=()
+  [ "${BENCH_RECORD:-0}" = 1 ] && shield_args+=(--record)
+  # Writes its own report to bench/out/results.md (and BENCHMARKS.md with --record).
+  python3 bench/shield.py --build "$build" "${shield_args[@]}"
+fi
 
 if [ "${BENCH_QUALITY:-1}" != 0 ]; then
   echo

@@ -1,4 +1,5 @@
-// The command line: --help, configuration errors, precedence, and `convert`.
+// The command line: --help, configuration errors, precedence, `convert`, the start-up log.
+#include "common/allocator.h"
 #include "common/config.h"
 #include "integration.h"
 
@@ -77,6 +78,21 @@ TEST(CliTest, ConvertMakesWhatTheServerMakes) {
   auto bad = run_command({imageflex_binary(), "convert", dir + "/landscape.jpg", dir + "/x.png", "w=abc"});
   EXPECT_NE(bad.status, 0);
   EXPECT_NE(bad.output.find("w must be"), std::string::npos) << bad.output;
+  server.stop();
+  remove_tree(dir);
+}
+
+// The server runs on the allocator this build chose (jemalloc with its background purging, or
+// glibc in sanitizer builds), says so at start, and really has it loaded.
+TEST(CliTest, TheServerRunsOnTheChosenAllocatorAndLogsIt) {
+  const std::string dir = make_temp_dir();
+  ServerProcess server({"--root", dir});
+  const std::string expected = describe_allocator();
+  EXPECT_TRUE(server.wait_for_output("\"allocator\":\"" +
+                                     std::regex_replace(expected, std::regex(R"([()])"), R"(\$&)")))
+      << "expected " << expected << " in: " << server.output();
+  const std::string maps = read_file("/proc/" + std::to_string(server.pid()) + "/maps");
+  EXPECT_EQ(maps.find("libjemalloc.so") != std::string::npos, expected.rfind("jemalloc", 0) == 0) << expected;
   server.stop();
   remove_tree(dir);
 }

@@ -1,0 +1,490 @@
+#!/usr/bin/env python3
+"""The shield benchmarks (issue 8): memory under a storm of large misses, and overload.
+
+    python3 bench/shield.py [--only storm|overload] [options] [-- extra server flags]
+
+1. Memory storm: STORM_COUNT (32) concurrent misses of 5120x2880 JPEGs to AVIF at w=4000 (distinct
+   variants), each on its own connection, while small requests (a warm 200 px WebP, open-loop at
+   SIDE_RATE per second) and the health endpoint (every 100 ms) run beside them. Reports peak RSS
+   (VmHWM) against the memory budget, the small requests' and health's latencies, the misses'
+   statuses and throughput, and RSS at the end, 10 s and SETTLE s (60) after the storm.
+2. Overload: the sustainable miss rate first (2560x1600 JPEGs to WebP at distinct widths, a fixed
+   number of connections in a closed loop), then an open-loop client at 2x that rate for
+   OVERLOAD_SECONDS (30). Reports the share of 503s (and how many had Retry-After), the p99 of the
+   admitted (200) requests, health latency sampled every 100 ms (p50, p99, max), and peak RSS.
+
+Latencies of open-loop requests are measured from when each was due to be sent, so a client that
+falls behind does not hide queueing (no coordinated omission). Every request goes to 127.0.0.1, to
+servers this script starts and stops. The server inherits the environment: allocator settings
+(LD_PRELOAD, MALLOC_ARENA_MAX, MALLOC_CONF) and IF_* settings are measured as given, and named in
+the report. Prints Markdown; appends it to bench/out/results.md, and with --record to BENCHMARKS.md.
+"""
+
+import argparse
+import asyncio
+import datetime
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HEALTH = "/_imageflex/health"
+ACCEPT = "image/avif,image/webp,*/*"
+
+
+def env_number(name, default):
+    return type(default)(os.environ.get(name, default))
+
+
+# ---------------------------------------------------------------- HTTP, one request per connection
+
+
+class Result:
+    __slots__ = ("status", "latency", "retry_after", "error")
+
+    def __init__(self, status=0, latency=0.0, retry_after=False, error=""):
+        self.status, self.latency, self.retry_after, self.error = status, latency, retry_after, error
+
+
+async def fetch(port, path, timeout, started=None):
+    """GET on a new connection; reads the whole response. Latency from `started` (default: now)."""
+    started = time.monotonic() if started is None else started
+    writer = None
+    try:
+        async def exchange():
+            nonlocal writer
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: {ACCEPT}\r\n"
+                         "Connection: close\r\n\r\n".encode())
+            await writer.drain()
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            status = int(lines[0].split()[1])
+            headers = {}
+            for line in lines[1:]:
+                if ":" in line:
+                    name, value = line.split(":", 1)
+                    headers[name.strip().lower()] = value.strip()
+            length = int(headers.get("content-length", "0"))
+            if length:
+                await reader.readexactly(length)
+            return status, "retry-after" in headers
+
+        status, retry_after = await asyncio.wait_for(exchange(), timeout)
+        return Result(status, time.monotonic() - started, retry_after)
+    except asyncio.TimeoutError:
+        return Result(0, time.monotonic() - started, error="timeout")
+    except (OSError, asyncio.IncompleteReadError, ValueError, IndexError) as error:
+        return Result(0, time.monotonic() - started, error=type(error).__name__)
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+async def open_loop(port, paths, rate, stop, timeout, results):
+    """Sends paths[i % len] at `rate` per second until stop() is true, without waiting for answers."""
+    tasks, start, i = [], time.monotonic(), 0
+    while not stop():
+        due = start + i / rate
+        delay = due - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.ensure_future(fetch(port, paths[i % len(paths)], timeout, started=due)))
+        i += 1
+    results.extend(await asyncio.gather(*tasks))
+
+
+async def closed_loop(port, paths, connections, seconds, timeout):
+    """`connections` clients, each sending the next path as soon as its last one is answered."""
+    results, next_path, end = [], 0, time.monotonic() + seconds
+
+    async def client():
+        nonlocal next_path
+        while time.monotonic() < end and next_path < len(paths):
+            path = paths[next_path]
+            next_path += 1
+            results.append(await fetch(port, path, timeout))
+
+    start = time.monotonic()
+    await asyncio.gather(*(client() for _ in range(connections)))
+    return results, time.monotonic() - start
+
+
+# ---------------------------------------------------------------- the server and its memory
+
+
+def read_status(pid):
+    """VmRSS and VmHWM of a process, MiB."""
+    values = {}
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                name, value = line.split(":", 1)
+                values[name] = int(value.split()[0]) / 1024
+    return values["VmRSS"], values["VmHWM"]
+
+
+def cpu_seconds(pid):
+    """User and system CPU time of a process so far: the cost of work, whatever else runs on the machine."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+class RssSampler:
+    """Samples VmRSS every 100 ms in the background: the highest and the latest value."""
+
+    def __init__(self, pid):
+        self.pid, self.peak, self.task = pid, 0.0, None
+
+    async def run(self):
+        while True:
+            rss, _ = read_status(self.pid)
+            self.peak = max(self.peak, rss)
+            await asyncio.sleep(0.1)
+
+    def start(self):
+        self.task = asyncio.ensure_future(self.run())
+
+    async def stop(self):
+        self.task.cancel()
+        try:
+            await self.task
+        except asyncio.CancelledError:
+            pass
+
+
+class Server:
+    def __init__(self, binary, root, flags, log_path):
+        self.log_path = log_path
+        env = dict(os.environ, IF_ACCESS_LOG="false")
+        self.log = open(log_path, "w")
+        self.process = subprocess.Popen([binary, "serve", "--root", root, "--listen", "127.0.0.1:0", *flags],
+                                        stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        self.pid = self.process.pid
+        self.port = None
+        for _ in range(200):
+            with open(log_path) as text:
+                found = re.search(r"listening on http://127\.0\.0\.1:(\d+)", text.read())
+            if found:
+                self.port = int(found.group(1))
+                break
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        if self.port is None:
+            self.stop()
+            sys.exit("shield.py: the server did not start:\n" + open(log_path).read())
+
+    def warnings(self):
+        with open(self.log_path) as text:
+            return sum(1 for line in text if '"level":"warn"' in line or '"level":"error"' in line)
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+
+# ---------------------------------------------------------------- figures
+
+
+def percentile(values, share):
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, int(share * len(ordered) + 0.999999) - 1))]
+
+
+def ms(seconds):
+    return f"{seconds * 1000:.0f}" if seconds == seconds else "–"
+
+
+def statuses(results):
+    counts = {}
+    for r in results:
+        key = str(r.status) if r.status else r.error
+        counts[key] = counts.get(key, 0) + 1
+    return ", ".join(f"{key}: {counts[key]}" for key in sorted(counts))
+
+
+def latency_cells(results):
+    """p50, p99 and max of the answered requests; timeouts count as their time."""
+    latencies = [r.latency for r in results]
+    return ms(percentile(latencies, 0.5)), ms(percentile(latencies, 0.99)), ms(max(latencies, default=float("nan")))
+
+
+def server_help(binary):
+    return subprocess.run([binary, "--help"], capture_output=True, text=True).stdout
+
+
+def memory_budget(binary, flags):
+    """The memory budget the server runs with, as text, or what it would be compared with instead."""
+    help_text = server_help(binary)
+    if "--memory-budget-mb" not in help_text:
+        return None, "no --memory-budget-mb setting in this build"
+    for i, flag in enumerate(flags):
+        if flag.startswith("--memory-budget-mb"):
+            value = flag.split("=", 1)[1] if "=" in flag else flags[i + 1]
+            return value, f"--memory-budget-mb {value}"
+    if "IF_MEMORY_BUDGET_MB" in os.environ:
+        value = os.environ["IF_MEMORY_BUDGET_MB"]
+        return value, f"IF_MEMORY_BUDGET_MB={value}"
+    match = re.search(r"--memory-budget-mb\s+\S+\s+\[([^\]]*)\]", help_text)
+    default = match.group(1) if match else "?"
+    return default, f"default {default}"
+
+
+def machine_memory():
+    with open("/proc/meminfo") as meminfo:
+        total = int(re.search(r"MemTotal:\s+(\d+)", meminfo.read()).group(1)) / 1024
+    text = f"{total / 1024:.0f} GiB RAM"
+    try:
+        with open("/sys/fs/cgroup/memory.max") as limit:
+            value = limit.read().strip()
+        if value != "max":
+            text += f", cgroup limit {int(value) / 2**20:.0f} MiB"
+    except OSError:
+        pass
+    return text
+
+
+# ---------------------------------------------------------------- the two benchmarks
+
+
+def corpus_paths(corpus, size):
+    names = sorted(n for n in os.listdir(os.path.join(corpus, size)) if n.endswith(".jpg"))
+    return [f"/{size}/{name}" for name in names]
+
+
+def make_root(corpus, tmp, name):
+    root = os.path.join(tmp, name)
+    for size in ("2560x1600", "5120x2880"):
+        shutil.copytree(os.path.join(corpus, size), os.path.join(root, size))
+    shutil.copy(os.path.join(ROOT, "samples", "landscape.jpg"), root)
+    return root
+
+
+async def storm(args, binary, corpus, tmp, flags):
+    server = Server(binary, make_root(corpus, tmp, "storm"), flags, os.path.join(tmp, "storm.log"))
+    try:
+        side_path = "/landscape.jpg?w=200&f=webp"
+        warm = await fetch(server.port, side_path, 30)  # makes the variant: later ones are memory hits
+        if warm.status != 200:
+            sys.exit(f"shield.py: {side_path} answered {warm.status or warm.error}")
+        await asyncio.sleep(2)
+        rss_start, _ = read_status(server.pid)
+        photos = corpus_paths(corpus, "5120x2880")
+        # Distinct variants: each photo at w=4000, then 3990, 3980, ... for the next round.
+        misses = [f"{photos[i % len(photos)]}?w={args.storm_width - 10 * (i // len(photos))}&f=avif"
+                  for i in range(args.storm_count)]
+        sampler = RssSampler(server.pid)
+        sampler.start()
+        done = False
+        side, health = [], []
+        background = [
+            asyncio.ensure_future(open_loop(server.port, [side_path], args.side_rate, lambda: done, 30, side)),
+            asyncio.ensure_future(open_loop(server.port, [HEALTH], 10, lambda: done, 30, health)),
+        ]
+        started, cpu_before = time.monotonic(), cpu_seconds(server.pid)
+        storm_results = await asyncio.gather(*(fetch(server.port, path, args.timeout) for path in misses))
+        elapsed = time.monotonic() - started
+        done = True
+        await asyncio.gather(*background)
+        cpu = tuple(after - before for after, before in zip(cpu_seconds(server.pid), cpu_before))
+        await sampler.stop()
+        rss_end, hwm = read_status(server.pid)
+        await asyncio.sleep(10)
+        rss_10, _ = read_status(server.pid)
+        await asyncio.sleep(max(0, args.settle - 10))
+        rss_settled, _ = read_status(server.pid)
+        warnings = server.warnings()
+    finally:
+        server.stop()
+    made = sum(1 for r in storm_results if r.status == 200)
+    budget, budget_text = memory_budget(binary, flags)
+    return {
+        "misses": storm_results, "elapsed": elapsed, "cpu": cpu, "made": made, "side": side, "health": health,
+        "rss_start": rss_start, "hwm": hwm, "peak_sampled": sampler.peak, "rss_end": rss_end, "rss_10": rss_10,
+        "rss_settled": rss_settled, "budget": budget, "budget_text": budget_text, "warnings": warnings,
+    }
+
+
+async def overload(args, binary, corpus, tmp, flags):
+    server = Server(binary, make_root(corpus, tmp, "overload"), flags, os.path.join(tmp, "overload.log"))
+    try:
+        photos = corpus_paths(corpus, "2560x1600")
+        # Distinct WebP variants: every photo at 400 px, then 401, ...: each request is a miss.
+        widths = iter(range(400, 2400))
+        paths = [f"{photo}?w={width}&f=webp" for width in widths for photo in photos]
+        calibration, seconds = await closed_loop(server.port, paths, args.connections, args.calibrate_seconds,
+                                                 args.timeout)
+        sustainable = sum(1 for r in calibration if r.status == 200) / seconds
+        if sustainable <= 0:
+            sys.exit("shield.py: no miss succeeded while measuring the sustainable rate: "
+                     + statuses(calibration))
+        rate = 2 * sustainable
+        remaining = paths[len(calibration):]
+        await asyncio.sleep(2)  # the calibration's stragglers
+        sampler = RssSampler(server.pid)
+        sampler.start()
+        end = time.monotonic() + args.overload_seconds
+        results, health = [], []
+        await asyncio.gather(
+            open_loop(server.port, remaining, rate, lambda: time.monotonic() >= end, args.timeout, results),
+            open_loop(server.port, [HEALTH], 10, lambda: time.monotonic() >= end, 30, health))
+        await sampler.stop()
+        _, hwm = read_status(server.pid)
+        warnings = server.warnings()
+    finally:
+        server.stop()
+    return {"calibration": calibration, "calibration_seconds": seconds, "sustainable": sustainable, "rate": rate,
+            "results": results, "health": health, "hwm": hwm, "warnings": warnings}
+
+
+# ---------------------------------------------------------------- the report
+
+
+def storm_report(args, s):
+    lines = []
+    budget = s["budget"]
+    try:
+        budget_cell = f"{float(budget):.0f} MiB ({s['budget_text']}); peak is {100 * s['hwm'] / float(budget):.0f} %"
+    except (TypeError, ValueError):
+        budget_cell = f"{s['budget_text']}; the machine has {machine_memory()}"
+    lines += [
+        f"Memory storm: {args.storm_count} concurrent misses, 5120x2880 JPEG → AVIF at w≤{args.storm_width} "
+        f"(distinct variants), beside a warm 200 px WebP at {args.side_rate:g}/s and health every 100 ms.",
+        "",
+        "| misses | statuses | storm s | misses/s | server CPU s (user+sys) | RSS before MiB | peak RSS (VmHWM) MiB | RSS at end MiB "
+        f"| RSS +10 s MiB | RSS +{args.settle} s MiB | budget |",
+        "|-------:|----------|--------:|---------:|------------------------:|---------------:|--------------------:|---------------:"
+        "|--------------:|--------------:|--------|",
+        f"| {args.storm_count} | {statuses(s['misses'])} | {s['elapsed']:.1f} | {s['made'] / s['elapsed']:.2f} "
+        f"| {s['cpu'][0]:.0f}+{s['cpu'][1]:.0f} | {s['rss_start']:.0f} | {s['hwm']:.0f} | {s['rss_end']:.0f} | {s['rss_10']:.0f} "
+        f"| {s['rss_settled']:.0f} | {budget_cell} |",
+        "",
+        "| beside the storm | n | statuses | p50 ms | p99 ms | max ms |",
+        "|------------------|--:|----------|-------:|-------:|-------:|",
+    ]
+    for label, results in (("warm 200 px WebP (hit-memory)", s["side"]), ("health", s["health"])):
+        lines.append(f"| {label} | {len(results)} | {statuses(results)} | {' | '.join(latency_cells(results))} |")
+    lines += ["", f"Warn/error log lines: {s['warnings']}."]
+    return lines
+
+
+def overload_report(args, o):
+    results = o["results"]
+    admitted = [r for r in results if r.status == 200]
+    rejected = [r for r in results if r.status == 503]
+    with_retry = sum(1 for r in rejected if r.retry_after)
+    share = 100 * len(rejected) / len(results) if results else 0
+    p50, p99, worst = latency_cells(admitted)
+    h50, h99, hmax = latency_cells(o["health"])
+    budget, budget_text = o["budget"]
+    return [
+        f"Overload: 2560x1600 JPEG → WebP misses at distinct widths. Sustainable rate: "
+        f"{o['sustainable']:.1f}/s ({len(o['calibration'])} requests from {args.connections} closed-loop "
+        f"connections in {o['calibration_seconds']:.1f} s: {statuses(o['calibration'])}); then open-loop at "
+        f"{o['rate']:.1f}/s (2x) for {args.overload_seconds} s, health every 100 ms.",
+        "",
+        "| sent | statuses | 503 share | 503 with Retry-After | admitted (200) p50 ms | p99 ms | max ms "
+        "| health p50 ms | p99 ms | max ms | peak RSS MiB | budget |",
+        "|-----:|----------|----------:|---------------------:|----------------------:|-------:|-------:"
+        "|--------------:|-------:|-------:|-------------:|--------|",
+        f"| {len(results)} | {statuses(results)} | {share:.0f} % | {with_retry} of {len(rejected)} | {p50} | {p99} "
+        f"| {worst} | {h50} | {h99} | {hmax} | {o['hwm']:.0f} | {budget_text if budget else 'none: ' + budget_text} |",
+        "",
+        f"Health: {len(o['health'])} samples, {statuses(o['health'])}. Warn/error log lines: {o['warnings']}.",
+    ]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--build", default=os.environ.get("BUILD", "build"))
+    parser.add_argument("--corpus", default=os.path.join(ROOT, "bench", "out", "corpus"))
+    parser.add_argument("--only", choices=("storm", "overload"))
+    parser.add_argument("--storm-count", type=int, default=env_number("STORM_COUNT", 32))
+    parser.add_argument("--storm-width", type=int, default=4000)
+    parser.add_argument("--side-rate", type=float, default=env_number("SIDE_RATE", 20.0))
+    parser.add_argument("--settle", type=int, default=env_number("SETTLE", 60), help="seconds after the storm")
+    parser.add_argument("--connections", type=int, default=8, help="closed-loop clients for the sustainable rate")
+    parser.add_argument("--calibrate-seconds", type=float, default=env_number("CALIBRATE_SECONDS", 15.0))
+    parser.add_argument("--overload-seconds", type=int, default=env_number("OVERLOAD_SECONDS", 30))
+    parser.add_argument("--timeout", type=float, default=120.0, help="client timeout per image request, s")
+    parser.add_argument("--label", default="", help="a name for this configuration in the report")
+    parser.add_argument("--record", action="store_true", help="also append the report to BENCHMARKS.md")
+    parser.add_argument("flags", nargs="*", help="extra server flags (after --)")
+    args = parser.parse_args()
+
+    build = args.build if os.path.isabs(args.build) else os.path.join(ROOT, args.build)
+    binary = os.path.join(build, "imageflex")
+    if not os.access(binary, os.X_OK):
+        sys.exit(f"shield.py: {binary} is missing; run 'make build' first")
+    corpus = subprocess.run(["bash", os.path.join(ROOT, "bench", "corpus.sh"), args.corpus], check=True,
+                            capture_output=True, text=True, env=dict(os.environ, BUILD=build)).stdout.split()[-1]
+    load_before = open("/proc/loadavg").read().split()[:3]
+    tmp = tempfile.mkdtemp(prefix="shield-")
+    try:
+        storm_figures = overload_figures = None
+        if args.only in (None, "storm"):
+            print(f"memory storm: {args.storm_count} misses, then {args.settle} s of rest", flush=True)
+            storm_figures = asyncio.run(storm(args, binary, corpus, tmp, args.flags))
+        if args.only in (None, "overload"):
+            print(f"overload: calibrate {args.calibrate_seconds:g} s, then 2x for {args.overload_seconds} s",
+                  flush=True)
+            overload_figures = asyncio.run(overload(args, binary, corpus, tmp, args.flags))
+            overload_figures["budget"] = memory_budget(binary, args.flags)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip() or "unknown"
+    if subprocess.run(["git", "-C", ROOT, "--no-optional-locks", "status", "--porcelain"], capture_output=True,
+                      text=True).stdout.strip():
+        commit += " (with uncommitted changes)"
+    environment = " ".join(f"{k}={v}" for k, v in sorted(os.environ.items())
+                           if k in ("LD_PRELOAD", "MALLOC_CONF", "GLIBC_TUNABLES") or k.startswith("MALLOC_")
+                           or (k.startswith("IF_") and k != "IF_ACCESS_LOG"))
+    cpu = re.search(r"model name\s*:\s*(.*)", open("/proc/cpuinfo").read())
+    command = "python3 bench/shield.py " + " ".join(sys.argv[1:])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    lines = [
+        f"### Shield{': ' + args.label if args.label else ''} — {now:%Y-%m-%d %H:%M} UTC, "
+        f"imageflex {commit}",
+        "",
+        f"Machine: {os.cpu_count()} cores, {cpu.group(1) if cpu else '?'}, {machine_memory()}; load average before: "
+        f"{' '.join(load_before)}. Corpus: {open(os.path.join(corpus, 'SOURCE')).read().strip()}.",
+        f"Command: `{(environment + ' ') if environment else ''}{command.strip()}`"
+        f"{' (server flags: ' + ' '.join(args.flags) + ')' if args.flags else ''}.",
+        "",
+    ]
+    if storm_figures:
+        lines += storm_report(args, storm_figures) + [""]
+    if overload_figures:
+        lines += overload_report(args, overload_figures) + [""]
+    report = "\n".join(lines)
+    print()
+    print(report)
+    os.makedirs(os.path.join(ROOT, "bench", "out"), exist_ok=True)
+    with open(os.path.join(ROOT, "bench", "out", "results.md"), "a") as results:
+        results.write(report + "\n")
+    if args.record:
+        with open(os.path.join(ROOT, "BENCHMARKS.md"), "a") as benchmarks:
+            benchmarks.write("\n" + report)
+        print("appended to BENCHMARKS.md")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+#include "common/allocator.h"
+
+#include <sys/types.h>
+
+#include <cstddef>
+
+#ifdef IMAGEFLEX_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#endif
+
+namespace imageflex {
+
+#ifdef IMAGEFLEX_JEMALLOC
+// jemalloc's compiled-in configuration for this program (MALLOC_CONF in the environment still
+// overrides it, for an operator's experiment). Measured in BENCHMARKS.md ("Shield"):
+// - background_thread: purging freed memory runs on jemalloc's thread, so RSS falls back after a
+//   storm even when no request arrives to trigger it;
+// - dirty_decay_ms 1000 (default 10 s), muzzy_decay_ms 0: pages freed by a transform's decode
+//   buffers are returned to the kernel about a second later, straight away with MADV_DONTNEED
+//   (RSS falls at once) rather than through a second, lazily-freed stage.
+// NOLINTNEXTLINE(cppcoreguidelines-avoid-non-const-global-variables): the name and type jemalloc reads
+extern "C" const char* malloc_conf = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0";
+
+namespace {
+
+template <typename T>
+T read_option(const char* name, T fallback) {
+  T value{};
+  std::size_t size = sizeof(value);
+  return mallctl(name, &value, &size, nullptr, 0) == 0 ? value : fallback;
+}
+
+}  // namespace
+
+AllocatorState allocator_state() {
+  AllocatorState state;
+  state.name = std::string("jemalloc ") + read_option<const char*>("version", "?");
+  state.background_thread = read_option<bool>("background_thread", false);
+  state.dirty_decay_ms = static_cast<long>(read_option<ssize_t>("opt.dirty_decay_ms", -1));
+  state.muzzy_decay_ms = static_cast<long>(read_option<ssize_t>("opt.muzzy_decay_ms", -1));
+  return state;
+}
+#else
+// Sanitizer builds: ASan brings its own allocator, so jemalloc is not linked (CMakeLists.txt).
+AllocatorState allocator_state() {
+  return {.name = "glibc"};
+}
+#endif
+
+std::string describe_allocator() {
+  AllocatorState state = allocator_state();
+  std::string text = state.name.substr(0, state.name.find('-'));
+  if (state.dirty_decay_ms >= 0) {
+    text += std::string(" (") + (state.background_thread ? "background_thread, " : "") + "dirty_decay_ms " +
+            std::to_string(state.dirty_decay_ms) + ", muzzy_decay_ms " +
+            std::to_string(state.muzzy_decay_ms) + ")";
+  }
+  return text;
+}
+
+}  // namespace imageflex

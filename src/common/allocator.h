@@ -1,0 +1,24 @@
+// The process's memory allocator, chosen by measurement (docs/operations.md, "Memory";
+// BENCHMARKS.md, "Shield"): jemalloc from Debian, set to hand memory freed after a burst of
+// large transforms back to the kernel within about a second, from a background thread.
+#pragma once
+
+#include <string>
+
+namespace imageflex {
+
+// The allocator the process runs on and the settings in force, as jemalloc read them (after
+// the compiled-in defaults and any MALLOC_CONF in the environment).
+struct AllocatorState {
+  std::string name;                // "jemalloc 5.3.0-0-g54eaed1d8b56b1aa528be3bdd1877e59c56fa90c", or "glibc"
+  bool background_thread = false;  // purging runs on jemalloc's own thread, not on request threads
+  long dirty_decay_ms = -1;        // freed pages go back to the kernel after about this long
+  long muzzy_decay_ms = -1;
+};
+
+AllocatorState allocator_state();
+
+// One line for the start-up log: "jemalloc 5.3.0 (background_thread, dirty_decay_ms 1000, ...)".
+std::string describe_allocator();
+
+}  // namespace imageflex
