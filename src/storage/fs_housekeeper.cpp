@@ -32,12 +32,18 @@ std::int64_t now_ns() {
       .count();
 }
 
-std::int64_t ns_of(const struct timespec& t) { return t.tv_sec * 1'000'000'000LL + t.tv_nsec; }
+std::int64_t ns_of(const struct timespec& t) {
+  return t.tv_sec * 1'000'000'000LL + t.tv_nsec;
+}
 
 // When a file was last used: written (mtime) or served (atime, set by served()).
-std::int64_t last_used_ns(const struct stat& st) { return std::max(ns_of(st.st_atim), ns_of(st.st_mtim)); }
+std::int64_t last_used_ns(const struct stat& st) {
+  return std::max(ns_of(st.st_atim), ns_of(st.st_mtim));
+}
 
-bool is_temp(const char* name) { return std::string_view(name).substr(0, kTempPrefix.size()) == kTempPrefix; }
+bool is_temp(const char* name) {
+  return std::string_view(name).substr(0, kTempPrefix.size()) == kTempPrefix;
+}
 
 }  // namespace
 
@@ -134,11 +140,11 @@ void FsHousekeeper::sweep() {
     dropped = index_.drop_unseen(round, started_ns);
   }
   sweeps_ = round;
-  std::string summary = "variant store swept in " +
-                        std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                           SteadyClock::now() - started)
-                                           .count()) +
-                        " ms: " + std::to_string(temps_removed_ - temps_before) + " stale temporaries removed";
+  std::string summary =
+      "variant store swept in " +
+      std::to_string(
+          std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - started).count()) +
+      " ms: " + std::to_string(temps_removed_ - temps_before) + " stale temporaries removed";
   if (settings_.quota_bytes != 0) {
     std::lock_guard lock(mutex_);
     summary += ", " + std::to_string(index_.count()) + " variants, " + std::to_string(index_.used_bytes()) +
@@ -217,8 +223,10 @@ void FsHousekeeper::check_pending_temps() {
     UniqueFd dir{open_beneath(root_fd_.get(), temp.path.substr(0, slash), O_RDONLY | O_DIRECTORY)};
     const std::string name = temp.path.substr(slash + 1);
     struct stat st {};
-    if (!dir.valid() || ::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // renamed
-    if (S_ISREG(st.st_mode)) remove_if_stale(dir.get(), temp.path.substr(0, slash), name.c_str(), st, now_ns());
+    if (!dir.valid() || ::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+      continue;  // renamed
+    if (S_ISREG(st.st_mode))
+      remove_if_stale(dir.get(), temp.path.substr(0, slash), name.c_str(), st, now_ns());
   }
 }
 

@@ -38,7 +38,6 @@ class FsStorage : public Storage {
   int open_object(const std::string& key, struct stat& st) const;
   int make_folders(const std::string& key) const;  // 0, or -1 with errno set
 
-
   std::string root_;
   UniqueFd root_fd_;
   std::unique_ptr<FsHousekeeper> housekeeper_;  // declared last: its thread stops first

@@ -57,7 +57,8 @@ TEST(LruIndexTest, ScanAddsFilesInTheirOrderOfUse) {
   index.seen("from-scan-old", 10, 100, 1);
   index.seen("used-now", 10, 200, 1);  // an older atime does not make it older here
   EXPECT_EQ(index.used_bytes(), 30u);
-  EXPECT_EQ(keys_of(index.take_oldest(0)), (std::vector<std::string>{"from-scan-old", "from-scan-new", "used-now"}));
+  EXPECT_EQ(keys_of(index.take_oldest(0)),
+            (std::vector<std::string>{"from-scan-old", "from-scan-new", "used-now"}));
 }
 
 TEST(LruIndexTest, ScanTakesTheSizeOnDisk) {
