@@ -178,7 +178,7 @@ void FsHousekeeper::walk(int dir_fd, const std::string& path, std::uint64_t roun
       // A folder emptied by eviction or by a crash; one that was just made for a put is
       // young, and a put that loses this race makes it again (FsStorage::put).
       struct stat now_st {};
-      if (::fstat(child.get(), &now_st) == 0 && now_st.st_nlink == 2 &&
+      if (::fstat(child.get(), &now_st) == 0 && now_st.st_nlink <= 2 &&
           now_ns - ns_of(now_st.st_mtim) > std::chrono::nanoseconds(settings_.temp_max_age).count()) {
         ::unlinkat(dir_fd, name, AT_REMOVEDIR);  // fails harmlessly if it is not empty
       }
