@@ -72,6 +72,12 @@ void FsHousekeeper::written(const std::string& key, std::uint64_t size) {
   if (settings_.quota_bytes != 0) use(key, size);
 }
 
+void FsHousekeeper::removed(const std::string& key) {
+  if (settings_.quota_bytes == 0) return;
+  std::lock_guard lock(mutex_);
+  index_.forget(key);
+}
+
 void FsHousekeeper::served(const std::string& key, int fd, const struct stat& st) {
   if (settings_.quota_bytes == 0) return;
   const std::int64_t now = now_ns();

@@ -48,6 +48,8 @@ class FsHousekeeper {
   static bool is_variant(const std::string& key);
   // The store wrote variant KEY of SIZE bytes.
   void written(const std::string& key, std::uint64_t size);
+  // The store deleted variant KEY on request.
+  void removed(const std::string& key);
   // The store served variant KEY from the open file FD: it becomes the most recently used,
   // here and in the file's atime (what a scan by this or another process reads).
   void served(const std::string& key, int fd, const struct stat& st);

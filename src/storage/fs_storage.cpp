@@ -209,6 +209,7 @@ void FsStorage::remove(const std::string& key) {
   std::string name = slash == std::string::npos ? key : key.substr(slash + 1);
   if (::unlinkat(dir_fd.get(), name.c_str(), 0) != 0 && errno != ENOENT)
     store_failure("cannot remove object");
+  if (housekeeper_ && FsHousekeeper::is_variant(key)) housekeeper_->removed(key);
 }
 
 }  // namespace imageflex
