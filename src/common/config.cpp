@@ -107,6 +107,15 @@ const std::vector<Setting>& table() {
          c.memory_cache_bytes = static_cast<std::uint64_t>(parse_integer("memory-cache-mb", v, 0, 1 << 20))
                                 << 20;
        }},
+      {{"variant-quota-mb", "IF_VARIANT_QUOTA_MB", "0 (= unlimited)",
+        "folder store: MiB of variants kept under _imageflex/; least recently used deleted beyond it"},
+       [](Config& c, const std::string& v) {
+         c.variant_quota_bytes =
+             static_cast<std::uint64_t>(parse_integer("variant-quota-mb", v, 0, 1LL << 30)) << 20;
+       }},
+      {{"temp-max-age-s", "IF_TEMP_MAX_AGE_S", std::to_string(d.temp_max_age_s),
+        "folder store: a .tmp- file (a write cut by a crash) older than this is deleted"},
+       integer(&Config::temp_max_age_s, "temp-max-age-s", 1, 86400)},
       {{"cache-control-original", "IF_CACHE_CONTROL_ORIGINAL", d.cache_control_original,
         "Cache-Control for originals"},
        [](Config& c, const std::string& v) { c.cache_control_original = v; }},

@@ -46,6 +46,8 @@ struct Config {
   int io_threads = 2;        // HTTP I/O threads (never run libvips)
   int handler_threads = 16;  // threads that talk to storage and wait on transforms
   std::uint64_t memory_cache_bytes = 64ull << 20;
+  std::uint64_t variant_quota_bytes = 0;  // folder store: variant bytes kept; 0 = unlimited
+  int temp_max_age_s = 60;                // folder store: age at which a .tmp- file is a crash's leftover
   std::string cache_control_original = "public, max-age=3600";
   std::string cache_control_variant = "public, max-age=86400";
   bool access_log = true;

@@ -262,7 +262,7 @@ void Handler::store_variant(const std::string& key, const CachedVariant& variant
 }
 
 std::string Handler::stats_json() const {
-  const Json stats = {
+  Json stats = {
       {"requests", stats_.requests.load()},
       {"transforms", stats_.transforms.load()},
       {"memory_hits", stats_.memory_hits.load()},
@@ -275,6 +275,7 @@ std::string Handler::stats_json() const {
       {"running", transforms_.running()},
       {"memory_cache_bytes", memory_cache_.size_bytes()},
   };
+  for (const auto& [name, value] : storage_.stats()) stats[name] = value;
   return to_json(stats) + "\n";
 }
 

@@ -1,9 +1,7 @@
 #include "storage/fs_storage.h"
 
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -16,6 +14,7 @@
 #include "common/error.h"
 #include "common/unique_fd.h"
 #include "image/format.h"
+#include "storage/open_beneath.h"
 
 namespace imageflex {
 namespace {
@@ -65,14 +64,18 @@ FsStorage::FsStorage(const std::string& root) : root_(root) {
   if (!root_fd_.valid()) throw std::invalid_argument("invalid root '" + root + "': " + std::strerror(errno));
 }
 
+FsStorage::FsStorage(const std::string& root, const FsHousekeeping& housekeeping) : FsStorage(root) {
+  housekeeper_ = std::make_unique<FsHousekeeper>(root_fd_.get(), housekeeping);
+}
+
 FsStorage::~FsStorage() = default;
 
 int FsStorage::open_beneath(const std::string& key, int flags) const {
-  struct open_how how {};
-  how.flags = static_cast<std::uint64_t>(flags | O_CLOEXEC);
-  how.mode = (flags & O_CREAT) ? 0644 : 0;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-  return static_cast<int>(::syscall(SYS_openat2, root_fd_.get(), key.c_str(), &how, sizeof how));
+  return imageflex::open_beneath(root_fd_.get(), key, flags);
+}
+
+std::vector<std::pair<std::string, std::uint64_t>> FsStorage::stats() const {
+  return housekeeper_ ? housekeeper_->stats() : std::vector<std::pair<std::string, std::uint64_t>>{};
 }
 
 int FsStorage::open_object(const std::string& key, struct stat& st) const {
@@ -126,6 +129,8 @@ GetResult FsStorage::get(const std::string& key, const GetOptions& options) {
     done += static_cast<std::size_t>(n);
   }
   bytes.resize(done);
+  // Served from the store: the quota's "recently used".
+  if (housekeeper_ && FsHousekeeper::is_variant(key)) housekeeper_->served(key, file.get(), st);
   if (result.object.info.content_type.empty()) {
     if (auto format = sniff_format(bytes)) result.object.info.content_type = std::string(mime_type(*format));
   }
@@ -133,27 +138,42 @@ GetResult FsStorage::get(const std::string& key, const GetOptions& options) {
   return result;
 }
 
-void FsStorage::put(const std::string& key, std::string_view bytes, const PutOptions& options) {
-  // Make the parent folders one at a time, each inside a folder opened beneath the root.
+int FsStorage::make_folders(const std::string& key) const {
+  // The parent folders one at a time, each inside a folder opened beneath the root.
   for (auto slash = key.find('/'); slash != std::string::npos; slash = key.find('/', slash + 1)) {
     auto previous = key.rfind('/', slash - 1);
     bool top = previous == std::string::npos || slash == 0;
     UniqueFd parent{open_beneath(top ? "." : key.substr(0, previous), O_RDONLY | O_DIRECTORY)};
     std::string name = key.substr(top ? 0 : previous + 1, top ? slash : slash - previous - 1);
-    if (parent.get() < 0) store_failure("cannot open folder");
-    if (::mkdirat(parent.get(), name.c_str(), 0755) != 0 && errno != EEXIST)
-      store_failure("cannot create folder");
+    if (parent.get() < 0) return -1;
+    if (::mkdirat(parent.get(), name.c_str(), 0755) != 0 && errno != EEXIST) return -1;
   }
+  return 0;
+}
+
+void FsStorage::put(const std::string& key, std::string_view bytes, const PutOptions& options) {
   auto slash = key.rfind('/');
   std::string dir = slash == std::string::npos ? "." : key.substr(0, slash);
-  UniqueFd dir_fd{open_beneath(dir, O_RDONLY | O_DIRECTORY)};
-  if (dir_fd.get() < 0) store_failure("cannot open folder");
-
   static thread_local std::mt19937_64 random{std::random_device{}()};
   char temp[64];
-  std::snprintf(temp, sizeof temp, ".tmp-%016llx", static_cast<unsigned long long>(random()));
-  UniqueFd out{::openat(dir_fd.get(), temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)};
-  if (out.get() < 0) store_failure("cannot create file");
+  UniqueFd dir_fd;
+  UniqueFd out;
+  // A folder can vanish between being made and being written into (the housekeeper
+  // removes empty ones, perhaps another process's): then it is made again.
+  for (int attempt = 1;; ++attempt) {
+    const char* failed = nullptr;
+    if (make_folders(key) != 0) {
+      failed = "cannot create folder";
+    } else if (dir_fd.reset(open_beneath(dir, O_RDONLY | O_DIRECTORY)); !dir_fd.valid()) {
+      failed = "cannot open folder";
+    } else {
+      std::snprintf(temp, sizeof temp, ".tmp-%016llx", static_cast<unsigned long long>(random()));
+      out.reset(::openat(dir_fd.get(), temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+      if (out.valid()) break;
+      failed = "cannot create file";
+    }
+    if (errno != ENOENT || attempt == 3) store_failure(failed);
+  }
   auto fail = [&](const char* what) {
     int saved = errno;
     ::unlinkat(dir_fd.get(), temp, 0);
@@ -178,6 +198,7 @@ void FsStorage::put(const std::string& key, std::string_view bytes, const PutOpt
   if (::fsync(out.get()) != 0) fail("cannot sync file");
   std::string name = slash == std::string::npos ? key : key.substr(slash + 1);
   if (::renameat(dir_fd.get(), temp, dir_fd.get(), name.c_str()) != 0) fail("cannot rename file");
+  if (housekeeper_ && FsHousekeeper::is_variant(key)) housekeeper_->written(key, bytes.size());
 }
 
 void FsStorage::remove(const std::string& key) {
@@ -188,6 +209,7 @@ void FsStorage::remove(const std::string& key) {
   std::string name = slash == std::string::npos ? key : key.substr(slash + 1);
   if (::unlinkat(dir_fd.get(), name.c_str(), 0) != 0 && errno != ENOENT)
     store_failure("cannot remove object");
+  if (housekeeper_ && FsHousekeeper::is_variant(key)) housekeeper_->removed(key);
 }
 
 }  // namespace imageflex

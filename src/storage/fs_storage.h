@@ -2,13 +2,17 @@
 // root (openat2 RESOLVE_BENEATH), so neither '..' nor a symlink can leave it.
 // Writes go to a temporary file that is renamed into place: atomic for readers.
 // Content type, Cache-Control and metadata live in user xattrs where supported.
+// With housekeeping (storage/fs_housekeeper.h), variants have a quota and temporaries
+// left by a crash are removed.
 #pragma once
 
 #include <sys/stat.h>
 
+#include <memory>
 #include <string>
 
 #include "common/unique_fd.h"
+#include "storage/fs_housekeeper.h"
 #include "storage/storage.h"
 
 namespace imageflex {
@@ -16,6 +20,8 @@ namespace imageflex {
 class FsStorage : public Storage {
  public:
   explicit FsStorage(const std::string& root);  // throws std::invalid_argument
+  // The same, with a housekeeper for the variant tree (what the server uses).
+  FsStorage(const std::string& root, const FsHousekeeping& housekeeping);
   ~FsStorage() override;
 
   std::optional<ObjectInfo> stat(const std::string& key) override;
@@ -23,15 +29,18 @@ class FsStorage : public Storage {
   void put(const std::string& key, std::string_view bytes, const PutOptions& options) override;
   void remove(const std::string& key) override;
   std::string describe() const override { return "file:" + root_; }
+  std::vector<std::pair<std::string, std::uint64_t>> stats() const override;
 
  private:
   int open_beneath(const std::string& key, int flags) const;  // -1 with errno set
   // A regular file's descriptor and its stat, or -1 when there is no such object
   // (missing, not a file, or a path that escapes the root). Throws on I/O errors.
   int open_object(const std::string& key, struct stat& st) const;
+  int make_folders(const std::string& key) const;  // 0, or -1 with errno set
 
   std::string root_;
   UniqueFd root_fd_;
+  std::unique_ptr<FsHousekeeper> housekeeper_;  // declared last: its thread stops first
 };
 
 }  // namespace imageflex

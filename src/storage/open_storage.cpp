@@ -12,7 +12,10 @@ std::unique_ptr<Storage> open_storage(const Config& config) {
     return std::make_unique<S3Storage>(std::move(s3), aws_credential_chain(config.aws));
   }
   std::string root = config.storage.rfind("file:", 0) == 0 ? config.storage.substr(5) : config.root;
-  return std::make_unique<FsStorage>(root);
+  FsHousekeeping housekeeping;
+  housekeeping.quota_bytes = config.variant_quota_bytes;
+  housekeeping.temp_max_age = std::chrono::seconds(config.temp_max_age_s);
+  return std::make_unique<FsStorage>(root, housekeeping);
 }
 
 }  // namespace imageflex

@@ -11,6 +11,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace imageflex {
 
@@ -57,6 +59,8 @@ class Storage {
   virtual void put(const std::string& key, std::string_view bytes, const PutOptions& options) = 0;
   virtual void remove(const std::string& key) = 0;  // a missing key is not an error
   virtual std::string describe() const = 0;         // for logs: "file:/srv/img", "s3://bucket/prefix"
+  // The backend's own counters for /_imageflex/stats (the folder store's quota, say).
+  virtual std::vector<std::pair<std::string, std::uint64_t>> stats() const { return {}; }
 };
 
 }  // namespace imageflex

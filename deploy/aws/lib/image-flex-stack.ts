@@ -78,8 +78,13 @@ export class ImageFlexStack extends Stack {
       serverAccessLogsBucket: this.logBucket,
       serverAccessLogsPrefix: 's3-access/',
       // Variants of a replaced original are never read again (the original's version is in
-      // their key), and any variant is made again on demand: let old ones go.
-      lifecycleRules: [{ id: 'expire-variants', prefix: VARIANT_PREFIX, expiration: settings.variantExpiry }],
+      // their key), and any variant is made again on demand: let old ones go. The service
+      // writes with single PUTs (nothing is left by a crash), but other uploaders (the AWS
+      // CLI, SDKs) use multipart uploads, whose unfinished parts are billed until aborted.
+      lifecycleRules: [
+        { id: 'expire-variants', prefix: VARIANT_PREFIX, expiration: settings.variantExpiry },
+        { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+      ],
       removalPolicy: settings.removalPolicy,
       autoDeleteObjects,
     });

@@ -82,6 +82,7 @@ for (const environmentName of Object.keys(ENVIRONMENTS) as EnvironmentName[]) {
       });
       assert.deepEqual(bucket.Properties.LifecycleConfiguration.Rules, [
         { Id: 'expire-variants', Prefix: '_imageflex/', ExpirationInDays: settings.variantExpiry.toDays(), Status: 'Enabled' },
+        { Id: 'abort-incomplete-uploads', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' },
       ]);
       template.hasResourceProperties('AWS::S3::BucketPolicy', {
         Bucket: { Ref: bucket.id },
