@@ -33,9 +33,13 @@ std::string join(const std::vector<int>& values) {
 }  // namespace
 
 std::string string_to_sign(const ImageRequest& request) {
+  // '%' and '?' stay escaped in the path, so its first '?' always starts the query: an
+  // original named "a?w=1" cannot pass for "a" with w=1.
+  std::string text = "/";
+  for (char c : request.key) text += c == '%' ? "%25" : c == '?' ? "%3F" : std::string(1, c);
   std::string query = request.canonical_query;
   if (!request.expires.empty()) query += (query.empty() ? "exp=" : "&exp=") + request.expires;
-  return "/" + request.key + (query.empty() ? "" : "?" + query);
+  return text + (query.empty() ? "" : "?" + query);
 }
 
 std::string url_signature(std::string_view key, const ImageRequest& request) {

@@ -5,7 +5,8 @@
 //     rounded up to the next allowed size.
 //
 // A signature is base64url (no padding) of HMAC-SHA256(key, string to sign), where the
-// string to sign is the decoded path, then '?' and the image parameters as sent, in
+// string to sign is the decoded path ('%' and '?' kept escaped as %25 and %3F), then '?'
+// and the image parameters as sent, in
 // kQueryParameters order, then exp last:
 //   /photos/cat.jpg?w=300&f=webp&exp=1767225600
 // It travels as s=; exp= (unix seconds, optional) is covered by it. Neither names a variant.

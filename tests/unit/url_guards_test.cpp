@@ -48,8 +48,18 @@ TEST(UrlGuardsTest, TheStringToSignIsTheDecodedPathAndTheCanonicalQuery) {
       {"/photo.jpg?s=abc&exp=1767225600&w=300", "/photo.jpg?w=300&exp=1767225600"},
       {"/photo.jpg?exp=1767225600", "/photo.jpg?exp=1767225600"},
       {"/my%20photos/caf%C3%A9.jpg?w=5", "/my photos/café.jpg?w=5"},
+      // Except '%' and '?': no path can pass for a query.
+      {"/a%3Fw=1", "/a%3Fw=1"},
+      {"/100%25.jpg?w=1", "/100%25.jpg?w=1"},
   };
   for (const auto& [target, expected] : table) EXPECT_EQ(string_to_sign(parse(target)), expected) << target;
+}
+
+TEST(UrlGuardsTest, AnOriginalNamedLikeAQueryIsNotThatQuery) {
+  const UrlGuards guards = signing_with({kKey});
+  const std::string odd = sign_target("/a%3Fw=1", kKey, std::nullopt, 8192);
+  EXPECT_EQ(status_of(odd, guards), 200);
+  EXPECT_EQ(status_of("/a?w=1&s=" + odd.substr(odd.find("?s=") + 3), guards), 403);
 }
 
 TEST(UrlGuardsTest, SignaturesAreBase64UrlHmacSha256) {
