@@ -56,7 +56,7 @@ void ask_all_widths(ServiceUnderTest& service) {
   }
 }
 
-TEST(UrlGuardsTest, SignedUrlsAreServedAndNothingElse) {
+TEST(UrlGuardsServerTest, SignedUrlsAreServedAndNothingElse) {
   ServiceUnderTest service(Backend::kFilesystem, {}, {{"IF_SIGN_KEYS", kKeyA + "," + kKeyB}});
   const std::string signed_target = imageflex_sign("/landscape.jpg?w=160&f=webp", kKeyA);
   ASSERT_EQ(signed_target.rfind("/landscape.jpg?w=160&f=webp&s=", 0), 0u) << signed_target;
@@ -80,7 +80,7 @@ TEST(UrlGuardsTest, SignedUrlsAreServedAndNothingElse) {
   EXPECT_EQ(service.stat("transforms"), 1) << "refusals make nothing";
 }
 
-TEST(UrlGuardsTest, KeysRotateAndResignedUrlsShareOneVariant) {
+TEST(UrlGuardsServerTest, KeysRotateAndResignedUrlsShareOneVariant) {
   ServiceUnderTest service(Backend::kFilesystem, {}, {{"IF_SIGN_KEYS", kKeyB + "," + kKeyA}});
   // Signed with the old key (now second), with the new one, and with an expiry: one variant.
   const auto old_key = service.get(imageflex_sign("/landscape.jpg?w=120&f=png", kKeyA));
@@ -100,7 +100,7 @@ TEST(UrlGuardsTest, KeysRotateAndResignedUrlsShareOneVariant) {
       403);
 }
 
-TEST(UrlGuardsTest, AnExpiredUrlIsRefused) {
+TEST(UrlGuardsServerTest, AnExpiredUrlIsRefused) {
   ServiceUnderTest service(Backend::kFilesystem, {}, {{"IF_SIGN_KEYS", kKeyA}});
   const std::int64_t now = std::time(nullptr);
   const auto expired = service.get(sign_target("/landscape.jpg?w=50", kKeyA, now - 10, 8192));
@@ -112,13 +112,13 @@ TEST(UrlGuardsTest, AnExpiredUrlIsRefused) {
   EXPECT_EQ(service.get(later).status, 200);
 }
 
-TEST(UrlGuardsTest, OriginalsCanBeLeftOpen) {
+TEST(UrlGuardsServerTest, OriginalsCanBeLeftOpen) {
   ServiceUnderTest service(Backend::kFilesystem, {"--sign-originals", "false"}, {{"IF_SIGN_KEYS", kKeyA}});
   EXPECT_EQ(service.get("/landscape.jpg").status, 200);
   EXPECT_EQ(service.get("/landscape.jpg?w=10").status, 403);
 }
 
-TEST(UrlGuardsTest, SignRefusesWhatItCannotSign) {
+TEST(UrlGuardsServerTest, SignRefusesWhatItCannotSign) {
   const auto no_key = run_command({imageflex_binary(), "sign", "/a.jpg?w=1"});
   EXPECT_NE(no_key.status, 0);
   EXPECT_NE(no_key.output.find("IF_SIGN_KEYS"), std::string::npos) << no_key.output;
@@ -135,7 +135,7 @@ TEST(UrlGuardsTest, SignRefusesWhatItCannotSign) {
 
 // The recipes in docs/operations.md, run as they are printed, sign as `imageflex sign` does
 // and as the server verifies.
-TEST(UrlGuardsTest, TheDocumentedRecipesSignAsTheServiceDoes) {
+TEST(UrlGuardsServerTest, TheDocumentedRecipesSignAsTheServiceDoes) {
   const std::string doc = read_file(source_dir() + "/docs/operations.md");
   const auto section = doc.find("### Signing from other languages");
   ASSERT_NE(section, std::string::npos);
@@ -173,7 +173,7 @@ TEST(UrlGuardsTest, TheDocumentedRecipesSignAsTheServiceDoes) {
   remove_tree(dir);
 }
 
-TEST(UrlGuardsTest, SizesAreRoundedUpOrRefused) {
+TEST(UrlGuardsServerTest, SizesAreRoundedUpOrRefused) {
   {
     ServiceUnderTest service(Backend::kFilesystem,
                              {"--allowed-widths", "100,200,400", "--allowed-heights", "90"});
@@ -205,7 +205,7 @@ TEST(UrlGuardsTest, SizesAreRoundedUpOrRefused) {
 
 // The bound on stored variants per original under each setting (issue 8): ~30 widths from 1
 // to 500 in four format/quality pairs are 120 distinct requests, and would be 120 variants.
-TEST(UrlGuardsTest, AllowedWidthsBoundTheStoredVariants) {
+TEST(UrlGuardsServerTest, AllowedWidthsBoundTheStoredVariants) {
   ServiceUnderTest service(Backend::kFilesystem, {"--allowed-widths", "100,200,400"});
   ask_all_widths(service);
   const int bound = 3 * static_cast<int>(kFormatQualities.size());
@@ -214,7 +214,7 @@ TEST(UrlGuardsTest, AllowedWidthsBoundTheStoredVariants) {
   EXPECT_EQ(service.stat("transforms"), bound);
 }
 
-TEST(UrlGuardsTest, ASizeStepBoundsTheStoredVariants) {
+TEST(UrlGuardsServerTest, ASizeStepBoundsTheStoredVariants) {
   ServiceUnderTest service(Backend::kFilesystem, {"--size-step", "100"});
   ask_all_widths(service);
   const int bound = (500 + 99) / 100 * static_cast<int>(kFormatQualities.size());  // ceil(max / step) each
@@ -222,7 +222,7 @@ TEST(UrlGuardsTest, ASizeStepBoundsTheStoredVariants) {
   EXPECT_EQ(stored_variants(service), bound);
 }
 
-TEST(UrlGuardsTest, UnsignedRequestsLeaveNothing) {
+TEST(UrlGuardsServerTest, UnsignedRequestsLeaveNothing) {
   ServiceUnderTest service(Backend::kFilesystem, {}, {{"IF_SIGN_KEYS", kKeyA}});
   for (int width : sample_widths()) {
     for (const auto& format : kFormatQualities) {
