@@ -1,8 +1,11 @@
-// imageflex: the server (`serve`) and a CLI over the same core (`convert`).
+// imageflex: the server (`serve`) and a CLI over the same core (`convert`, `sign`).
+#include <charconv>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -17,6 +20,7 @@
 #include "image/vips_runtime.h"
 #include "lambda/lambda_loop.h"
 #include "request/image_request.h"
+#include "request/url_guards.h"
 #include "storage/open_storage.h"
 #include "variant/make_variant.h"
 
@@ -32,6 +36,8 @@ void print_help() {
                "[enlarge=true]\n"
             << "                                          make one variant with the server's pipeline\n"
             << "  imageflex lambda [--setting value ...]  serve AWS Lambda invocations (its bootstrap)\n"
+            << "  imageflex sign PATH?QUERY [--expires-in SECONDS]\n"
+            << "                                          print the URL signed with the first of sign-keys\n"
             << "  imageflex --help | --version\n\n"
             << "settings (flag, environment, default); flags win over the environment:\n";
   for (const auto& s : settings()) {
@@ -113,6 +119,28 @@ int convert(const std::vector<std::string>& args) {
   return 0;
 }
 
+// Prints the target with its signature (and expiry), as the server verifies it.
+int sign(const std::vector<std::string>& args) {
+  if (args.empty() || args[0].rfind('/', 0) != 0) throw std::invalid_argument("sign needs /PATH[?QUERY]");
+  auto flags = parse_flags({args.begin() + 1, args.end()});
+  std::optional<std::int64_t> expires;
+  if (auto found = flags.find("expires-in"); found != flags.end()) {
+    const std::string& text = found->second;
+    std::int64_t seconds = 0;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+    if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || seconds < 1) {
+      throw std::invalid_argument("invalid expires-in '" + text + "': expected seconds, 1 or more");
+    }
+    expires = static_cast<std::int64_t>(std::time(nullptr)) + seconds;
+    flags.erase(found);
+  }
+  const Config config = load_config(flags, settings_environment());
+  const auto& keys = config.url_guards.signing.keys;
+  if (keys.empty()) throw std::invalid_argument("sign needs a key: --sign-keys or IF_SIGN_KEYS");
+  std::cout << sign_target(args[0], keys.front(), expires, config.limits.max_output_dimension) << "\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -130,6 +158,7 @@ int main(int argc, char** argv) {
     }
     if (command == "serve") return serve(rest);
     if (command == "convert") return convert(rest);
+    if (command == "sign") return sign(rest);
     if (command == "lambda") {
       return run_lambda([&] { return load_config(parse_flags(rest), settings_environment()); });
     }

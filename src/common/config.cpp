@@ -1,5 +1,6 @@
 #include "common/config.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <functional>
@@ -70,6 +71,54 @@ std::function<void(Config&, const std::string&)> s3_text(std::string S3Settings:
 // Values are never echoed here: some of these are secrets.
 std::function<void(Config&, const std::string&)> aws_text(std::string AwsSettings::*field) {
   return [=](Config& c, const std::string& v) { c.aws.*field = v; };
+}
+
+// "100,200,400" → ascending, without repeats; "" = no list.
+std::vector<int> parse_sizes(const std::string& name, const std::string& value) {
+  std::vector<int> sizes;
+  std::size_t start = 0;
+  while (!value.empty() && start <= value.size()) {
+    const auto end = std::min(value.find(',', start), value.size());
+    sizes.push_back(static_cast<int>(parse_integer(
+        name, std::string(trim(std::string_view(value).substr(start, end - start))), 1, 65535)));
+    start = end + 1;
+  }
+  std::sort(sizes.begin(), sizes.end());
+  sizes.erase(std::unique(sizes.begin(), sizes.end()), sizes.end());
+  return sizes;
+}
+
+// Comma-separated secrets; never echoed, only counted.
+std::vector<std::string> parse_keys(const std::string& value) {
+  std::vector<std::string> keys;
+  std::size_t start = 0;
+  while (!value.empty() && start <= value.size()) {
+    const auto end = std::min(value.find(',', start), value.size());
+    keys.emplace_back(trim(std::string_view(value).substr(start, end - start)));
+    if (keys.back().size() < kMinSigningKeyBytes) {
+      throw std::invalid_argument("invalid sign-keys: key " + std::to_string(keys.size()) + " has " +
+                                  std::to_string(keys.back().size()) + " bytes; each needs at least " +
+                                  std::to_string(kMinSigningKeyBytes) + " (openssl rand -hex 32 makes one)");
+    }
+    start = end + 1;
+  }
+  return keys;
+}
+
+// Sizes that must fit within other settings, checked once all are read.
+void check_sizes(const Config& config) {
+  const int max = config.limits.max_output_dimension;
+  const auto& sizes = config.url_guards.sizes;
+  for (const auto& [name, list] :
+       {std::pair{"allowed-widths", &sizes.widths}, {"allowed-heights", &sizes.heights}}) {
+    if (!list->empty() && list->back() > max) {
+      throw std::invalid_argument("invalid " + std::string(name) + ": " + std::to_string(list->back()) +
+                                  " is beyond max-output-dimension " + std::to_string(max));
+    }
+  }
+  if (sizes.step > max) {
+    throw std::invalid_argument("invalid size-step: beyond max-output-dimension " + std::to_string(max));
+  }
 }
 
 const std::vector<Setting>& table() {
@@ -154,6 +203,33 @@ const std::vector<Setting>& table() {
       {{"deadline-ms", "IF_DEADLINE_MS", std::to_string(d.limits.deadline_ms),
         "per-request deadline; beyond: 504"},
        limit(&Limits::deadline_ms, "deadline-ms", 10, 600000)},
+      // Cost guards (request/url_guards.h): each bounds the variants one original can cost.
+      {{"sign-keys", "IF_SIGN_KEYS", "(none: signing off)",
+        "comma-separated HMAC keys, each at least 32 bytes; any verifies s=, the first signs"},
+       [](Config& c, const std::string& v) { c.url_guards.signing.keys = parse_keys(v); }},
+      {{"sign-originals", "IF_SIGN_ORIGINALS", "true",
+        "with sign-keys: originals (no image parameters) need a signature too"},
+       [](Config& c, const std::string& v) {
+         c.url_guards.signing.sign_originals = parse_bool("sign-originals", v);
+       }},
+      {{"allowed-widths", "IF_ALLOWED_WIDTHS", "(any)", "comma-separated widths w may take"},
+       [](Config& c, const std::string& v) { c.url_guards.sizes.widths = parse_sizes("allowed-widths", v); }},
+      {{"allowed-heights", "IF_ALLOWED_HEIGHTS", "(any)", "comma-separated heights h may take"},
+       [](Config& c, const std::string& v) {
+         c.url_guards.sizes.heights = parse_sizes("allowed-heights", v);
+       }},
+      {{"size-step", "IF_SIZE_STEP", "0 (any)", "w and h without a list must be multiples of this"},
+       [](Config& c, const std::string& v) {
+         c.url_guards.sizes.step = static_cast<int>(parse_integer("size-step", v, 0, 65535));
+       }},
+      {{"size-policy", "IF_SIZE_POLICY", "round-up",
+        "a size outside the allowed ones: refuse (400) or round-up (to the next, or the largest)"},
+       [](Config& c, const std::string& v) {
+         if (v != "refuse" && v != "round-up") {
+           throw std::invalid_argument("invalid size-policy '" + v + "': expected refuse or round-up");
+         }
+         c.url_guards.sizes.policy = v == "refuse" ? SizePolicy::kRefuse : SizePolicy::kRoundUp;
+       }},
       {{"quality-jpeg", "IF_QUALITY_JPEG", std::to_string(d.quality.jpeg), "default JPEG quality"},
        quality(&Quality::jpeg, "quality-jpeg", 1, 100)},
       {{"quality-webp", "IF_QUALITY_WEBP", std::to_string(d.quality.webp), "default WebP quality"},
@@ -249,6 +325,7 @@ Config load_config(const std::map<std::string, std::string>& flags,
       s.apply(config, env->second);
     }
   }
+  check_sizes(config);
   if (const auto home = environment.find("HOME"); home != environment.end()) config.aws.home = home->second;
   if (config.workers == 0) {
     config.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

@@ -9,6 +9,7 @@
 
 #include "image/limits.h"
 #include "image/quality.h"
+#include "request/url_guards.h"
 
 namespace imageflex {
 
@@ -57,6 +58,7 @@ struct Config {
   std::string tls_ca_file;  // CA bundle for HTTPS to S3; "" = libcurl's default
   Limits limits;
   Quality quality;
+  UrlGuards url_guards;  // signed URLs and allowed sizes
   S3Settings s3;
   AwsSettings aws;
 };

@@ -5,6 +5,7 @@ namespace imageflex {
 int http_status(ErrorKind kind) {
   switch (kind) {
     case ErrorKind::kBadRequest: return 400;
+    case ErrorKind::kForbidden: return 403;
     case ErrorKind::kNotFound: return 404;
     case ErrorKind::kMethodNotAllowed: return 405;
     case ErrorKind::kTooLarge: return 413;

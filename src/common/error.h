@@ -10,6 +10,7 @@ namespace imageflex {
 
 enum class ErrorKind {
   kBadRequest,        // 400: a parameter or path the client got wrong
+  kForbidden,         // 403: a signed URL's signature is missing, wrong or expired
   kNotFound,          // 404: no such original
   kMethodNotAllowed,  // 405
   kTooLarge,          // 413: source over the byte, pixel or frame limit

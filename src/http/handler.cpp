@@ -8,6 +8,7 @@
 #include "common/text.h"
 #include "http/conditional.h"
 #include "request/key.h"
+#include "request/url_guards.h"
 #include "variant/make_variant.h"
 
 namespace imageflex {
@@ -106,8 +107,11 @@ Response Handler::route(Exchange& exchange) {
   if (path == kHealthPath) return text_response(request, "text/plain", "ok\n");
   if (path == kStatsPath) return text_response(request, "application/json", stats_json());
 
-  // The URL becomes a plain request (or a 400/404/414 with its reason).
-  const ImageRequest image = parse_request(target, config_.limits.max_output_dimension);
+  // The URL becomes a plain request (or a 400/404/414 with its reason); then only what the
+  // site signed, at the sizes it allows, may cost work or storage (403, 400, or snapped).
+  const int max_dimension = config_.limits.max_output_dimension;
+  const ImageRequest image = guard_request(parse_request(target, max_dimension), config_.url_guards,
+                                           std::time(nullptr), max_dimension);
   return image.wants_variant() ? serve_variant(exchange, image) : serve_original(exchange, image);
 }
 

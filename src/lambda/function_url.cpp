@@ -128,15 +128,6 @@ std::string stream_prelude(const Response& response) {
   return response_head(response).dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
-std::string base64_encode(std::string_view bytes) {
-  std::string text(4 * ((bytes.size() + 2) / 3), '\0');
-  const int written =
-      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(text.data()),
-                      reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
-  text.resize(static_cast<std::size_t>(written));
-  return text;
-}
-
 std::string base64_decode(std::string_view text) {
   if (text.size() % 4 != 0) throw Error(ErrorKind::kBadRequest, "malformed request: body is not base64");
   std::string bytes(3 * text.size() / 4, '\0');

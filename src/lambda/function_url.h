@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/hash.h"  // base64_encode, beside base64_decode below
 #include "http/handler.h"
 
 namespace imageflex {
@@ -33,8 +34,7 @@ std::string buffered_payload(const Response& response);
 // RESPONSE_STREAM mode: the prelude {"statusCode", "headers", "cookies"} sent before the body.
 std::string stream_prelude(const Response& response);
 
-std::string base64_encode(std::string_view bytes);
-// Throws Error(kBadRequest) if `text` is not base64.
+// The opposite of base64_encode (common/hash.h). Throws Error(kBadRequest) if `text` is not base64.
 std::string base64_decode(std::string_view text);
 
 }  // namespace imageflex

@@ -132,6 +132,7 @@ ImageRequest parse_request(std::string_view target, int max_dimension) {
   request.key = validate_key(*decoded);
 
   std::set<std::string> seen;
+  std::array<std::optional<std::string>, kQueryParameters.size()> given;  // in kQueryParameters order
   std::size_t start = 0;
   while (start < raw_query.size()) {
     auto end = raw_query.find('&', start);
@@ -144,9 +145,16 @@ ImageRequest parse_request(std::string_view target, int max_dimension) {
     auto value = percent_decode(equals == std::string_view::npos ? "" : pair.substr(equals + 1), true);
     if (!name || !value) bad("query has a malformed percent escape");
     // Unknown parameters are ignored (and never make a variant).
-    if (std::find(kQueryParameters.begin(), kQueryParameters.end(), *name) == kQueryParameters.end())
-      continue;
+    const auto known = std::find(kQueryParameters.begin(), kQueryParameters.end(), *name);
+    const bool signing = std::find(kSignatureParameters.begin(), kSignatureParameters.end(), *name) !=
+                         kSignatureParameters.end();
+    if (known == kQueryParameters.end() && !signing) continue;
     if (!seen.insert(*name).second) bad(*name + " is given more than once");
+    if (signing) {
+      (*name == "s" ? request.signature : request.expires) = *value;
+      continue;
+    }
+    given[static_cast<std::size_t>(known - kQueryParameters.begin())] = *value;
     if (*name == "w") {
       request.geometry.width = parse_dimension("w", *value, max_dimension);
     } else if (*name == "h") {
@@ -161,6 +169,12 @@ ImageRequest parse_request(std::string_view target, int max_dimension) {
     } else if (*name == "enlarge") {
       request.geometry.enlarge = parse_flag("enlarge", *value);
     }
+  }
+  // One spelling of the query for signatures, whatever order or escapes the URL used.
+  for (std::size_t i = 0; i < given.size(); ++i) {
+    if (!given[i]) continue;
+    if (!request.canonical_query.empty()) request.canonical_query += '&';
+    request.canonical_query += std::string(kQueryParameters[i]) + "=" + *given[i];
   }
   // fit only matters when both sides are given; normalise so it never splits a variant.
   if (request.geometry.width == 0 || request.geometry.height == 0) request.geometry.fit = Fit::kCover;

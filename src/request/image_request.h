@@ -23,11 +23,21 @@ inline constexpr std::string_view kReservedSegment = "_imageflex";
 // keeps exactly these (deploy/aws/functions/viewer-request.js; a unit test compares them).
 inline constexpr std::array<std::string_view, 6> kQueryParameters = {"w", "h", "fit", "enlarge", "f", "q"};
 
+// The parameters of a signed URL (request/url_guards.h): they say who may ask, never what
+// is made, so they never enter a variant's key. The CDN forwards them too.
+inline constexpr std::array<std::string_view, 2> kSignatureParameters = {"exp", "s"};
+
 struct ImageRequest {
   std::string key;  // the original's key: decoded, validated, no leading '/'
   GeometryRequest geometry;
   std::optional<Format> format;  // explicit f=; nullopt = negotiate from Accept
   int quality = 0;               // explicit q=; 0 = the configured default for the format
+
+  // What a signature covers (request/url_guards.h): the image parameters as sent,
+  // percent-decoded, as "name=value" joined by '&' in kQueryParameters order.
+  std::string canonical_query;
+  std::string expires;    // exp= as sent (unix seconds), "" if absent
+  std::string signature;  // s= as sent, "" if absent
 
   // True when the request asks for a variant rather than the original's bytes.
   bool wants_variant() const {

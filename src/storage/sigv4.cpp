@@ -1,10 +1,6 @@
 #include "storage/sigv4.h"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include <algorithm>
-#include <array>
 #include <ctime>
 #include <map>
 #include <stdexcept>
@@ -15,25 +11,7 @@
 namespace imageflex {
 namespace {
 
-using Digest = std::array<unsigned char, 32>;
-
 constexpr std::string_view kAlgorithm = "AWS4-HMAC-SHA256";
-
-Digest hmac_sha256(std::string_view key, std::string_view data) {
-  Digest out{};
-  unsigned int length = 0;
-  const unsigned char* result =
-      HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-           reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data(), &length);
-  if (result == nullptr || length != out.size()) {
-    throw std::runtime_error("HMAC-SHA256 failed");
-  }
-  return out;
-}
-
-std::string_view as_view(const Digest& digest) {
-  return {reinterpret_cast<const char*>(digest.data()), digest.size()};
-}
 
 // Canonical header value: leading and trailing blanks removed, inner runs of blanks
 // collapsed to one space, as the SigV4 specification requires.
@@ -148,12 +126,12 @@ SigV4Result sign_v4(const SigV4Request& request, std::string_view region, std::s
   result.string_to_sign =
       std::string(kAlgorithm) + "\n" + amz_date + "\n" + scope + "\n" + sha256_hex(result.canonical_request);
 
-  const Digest date_key = hmac_sha256("AWS4" + credentials.secret_key, date);
-  const Digest region_key = hmac_sha256(as_view(date_key), region);
-  const Digest service_key = hmac_sha256(as_view(region_key), service);
-  const Digest signing_key = hmac_sha256(as_view(service_key), "aws4_request");
-  const Digest signature = hmac_sha256(as_view(signing_key), result.string_to_sign);
-  result.signature = hex_encode(signature.data(), signature.size());
+  const std::string date_key = hmac_sha256("AWS4" + credentials.secret_key, date);
+  const std::string region_key = hmac_sha256(date_key, region);
+  const std::string service_key = hmac_sha256(region_key, service);
+  const std::string signing_key = hmac_sha256(service_key, "aws4_request");
+  const std::string signature = hmac_sha256(signing_key, result.string_to_sign);
+  result.signature = hex_encode(reinterpret_cast<const unsigned char*>(signature.data()), signature.size());
 
   // The access key goes in whole: a ':' in it (Swift "account:user") is legal here.
   result.headers.emplace_back(

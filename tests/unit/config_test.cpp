@@ -34,6 +34,14 @@ TEST(ConfigTest, BadValuesNameTheSetting) {
       {{{"storage", "ftp://x"}}, "storage"},
       {{{"no-such-setting", "1"}}, "no-such-setting"},
       {{{"lambda-response-mode", "BUFFERED"}}, "lambda-response-mode"},
+      {{{"sign-keys", "too-short"}}, "sign-keys"},
+      {{{"sign-keys", std::string(32, 'k') + ",,"}}, "sign-keys"},
+      {{{"sign-originals", "maybe"}}, "sign-originals"},
+      {{{"allowed-widths", "100,abc"}}, "allowed-widths"},
+      {{{"allowed-heights", "0"}}, "allowed-heights"},
+      {{{"allowed-widths", "100,9000"}}, "allowed-widths"},  // beyond max-output-dimension
+      {{{"size-step", "9000"}}, "size-step"},
+      {{{"size-policy", "round-down"}}, "size-policy"},
   };
   for (const auto& [flags, name] : flags_table) {
     try {
@@ -44,6 +52,35 @@ TEST(ConfigTest, BadValuesNameTheSetting) {
     }
   }
   EXPECT_THROW(load_config({}, {{"IF_DEADLINE_MS", "soon"}}), std::invalid_argument);
+}
+
+TEST(ConfigTest, UrlGuardsAreOffByDefaultAndParsed) {
+  const Config defaults = load_config({}, {});
+  EXPECT_TRUE(defaults.url_guards.signing.keys.empty());
+  EXPECT_TRUE(defaults.url_guards.sizes.widths.empty());
+  EXPECT_EQ(defaults.url_guards.sizes.step, 0);
+
+  const std::string a(32, 'a');
+  const std::string b = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+  const Config config = load_config({{"allowed-widths", "400, 100,200,100"}, {"size-policy", "refuse"}},
+                                    {{"IF_SIGN_KEYS", a + " , " + b},
+                                     {"IF_SIGN_ORIGINALS", "false"},
+                                     {"IF_ALLOWED_HEIGHTS", "50"},
+                                     {"IF_SIZE_STEP", "10"}});
+  EXPECT_EQ(config.url_guards.signing.keys, (std::vector<std::string>{a, b}));
+  EXPECT_FALSE(config.url_guards.signing.sign_originals);
+  EXPECT_EQ(config.url_guards.sizes.widths, (std::vector<int>{100, 200, 400}));
+  EXPECT_EQ(config.url_guards.sizes.heights, std::vector<int>{50});
+  EXPECT_EQ(config.url_guards.sizes.step, 10);
+  EXPECT_EQ(config.url_guards.sizes.policy, SizePolicy::kRefuse);
+  // A bad key is named by position and length, never echoed.
+  try {
+    load_config({{"sign-keys", a + ",secret-but-short"}}, {});
+    ADD_FAILURE();
+  } catch (const std::invalid_argument& error) {
+    EXPECT_EQ(std::string(error.what()).find("secret-but-short"), std::string::npos) << error.what();
+    EXPECT_NE(std::string(error.what()).find("key 2"), std::string::npos) << error.what();
+  }
 }
 
 TEST(ConfigTest, EverySettingHasFlagEnvAndHelp) {

@@ -11,6 +11,7 @@ TEST(ErrorTest, EachKindMapsToItsStatus) {
       {ErrorKind::kTooLarge, 413},      {ErrorKind::kUriTooLong, 414}, {ErrorKind::kUnsupportedMedia, 415},
       {ErrorKind::kUnprocessable, 422}, {ErrorKind::kOverloaded, 503}, {ErrorKind::kStoreUnavailable, 503},
       {ErrorKind::kSourceChanged, 503}, {ErrorKind::kTimeout, 504},    {ErrorKind::kInternal, 500},
+      {ErrorKind::kForbidden, 403},
   };
   for (const auto& [kind, status] : table) EXPECT_EQ(http_status(kind), status);
 }

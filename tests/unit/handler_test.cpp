@@ -18,6 +18,7 @@
 #include "image/vips_runtime.h"
 #include "image_check.h"
 #include "memory_storage.h"
+#include "request/url_guards.h"
 
 namespace imageflex::test {
 namespace {
@@ -526,6 +527,37 @@ TEST_F(HandlerTest, AnErrorCarriesNoCacheOutcome) {
   const auto missing_variant = get("/missing.jpg?w=10");
   EXPECT_EQ(missing_variant.result_int(), 404);
   EXPECT_EQ(header(missing_variant, "X-Cache"), "");
+}
+
+// ---- URL guards (request/url_guards.h) --------------------------------------------------
+
+TEST_F(HandlerTest, AnUnsignedRequestIsRefusedBeforeTheStoreIsTouched) {
+  const std::string key(32, 'k');
+  config_.url_guards.signing.keys = {key};
+  put_original("a.jpg", "landscape.jpg");
+  const auto store_calls = [this] {
+    return store_.calls(StoreOp::kStat) + store_.calls(StoreOp::kGet) + store_.calls(StoreOp::kPut);
+  };
+  const int before = store_calls();
+  for (const char* target : {"/a.jpg?w=10", "/a.jpg", "/a.jpg?w=10&s=forged", "/missing.jpg?w=10"}) {
+    expect_error(get(target), 403);
+  }
+  EXPECT_EQ(store_calls(), before);
+  EXPECT_EQ(get("/_imageflex/health").result_int(), 200);
+  EXPECT_EQ(get(sign_target("/a.jpg?w=10", key, std::nullopt, 8192)).result_int(), 200);
+  EXPECT_GT(store_calls(), before);
+}
+
+TEST_F(HandlerTest, ASnappedSizeIsOneStoredVariant) {
+  config_.url_guards.sizes.widths = {100, 200};
+  put_original("a.jpg", "landscape.jpg");
+  for (const char* target :
+       {"/a.jpg?w=101&f=png", "/a.jpg?w=150&f=png", "/a.jpg?w=200&f=png", "/a.jpg?w=900&f=png"}) {
+    const Response response = get(target);
+    ASSERT_EQ(response.result_int(), 200) << target;
+    EXPECT_EQ(decode(response.body()).width, 200) << target;
+  }
+  EXPECT_EQ(stored_variants().size(), 1u);
 }
 
 }  // namespace

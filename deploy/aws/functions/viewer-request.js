@@ -2,15 +2,18 @@
 //
 // Normalises the request before CloudFront computes its cache key, so that the key holds
 // only what changes the image:
-//   - the query keeps only the service's own parameters, under their plain names;
+//   - the query keeps only the service's own parameters, under their plain names (a signed
+//     URL's s and exp too: each signature is then its own cache entry, so no unsigned request
+//     is ever answered from a signed one's);
 //   - Accept is collapsed to one of three classes (avif, webp, other) and rewritten to that
 //     class's canonical value, so Accept can be in the cache key without splitting the cache.
 // The Accept parse mirrors parse_accept() and accept_class() in src/negotiate/accept.cpp
 // exactly; both are tested on tests/data/accept_headers.tsv. The stack reads this file as is,
 // and reads QUERY_PARAMETERS from it for the cache policy. No ES modules in this runtime.
 
-// The parameters src/request/image_request.h reads (kQueryParameters; a C++ test compares).
-var QUERY_PARAMETERS = ['w', 'h', 'fit', 'enlarge', 'f', 'q'];
+// The parameters src/request/image_request.h reads (a C++ test compares): kQueryParameters,
+// which make the image, then kSignatureParameters, which a signed URL carries to the service.
+var QUERY_PARAMETERS = ['w', 'h', 'fit', 'enlarge', 'f', 'q', 'exp', 's'];
 
 // What each class is rewritten to (tests/data/accept_classes.tsv, canonical_accept() in C++).
 var CANONICAL_ACCEPT = {

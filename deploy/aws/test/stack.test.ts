@@ -154,11 +154,11 @@ for (const environmentName of Object.keys(ENVIRONMENTS) as EnvironmentName[]) {
       ]);
     });
 
-    await t.test('the cache key: exactly our query parameters and Accept; no compression', () => {
+    await t.test('the cache key: exactly our query parameters (a signed URL\'s too) and Accept; no compression', () => {
       const policy = only(resources, 'AWS::CloudFront::CachePolicy');
       const key = policy.Properties.CachePolicyConfig.ParametersInCacheKeyAndForwardedToOrigin;
       assert.deepEqual(key.QueryStringsConfig, { QueryStringBehavior: 'whitelist', QueryStrings: queryParameters() });
-      assert.deepEqual([...queryParameters()].sort(), ['enlarge', 'f', 'fit', 'h', 'q', 'w']);
+      assert.deepEqual([...queryParameters()].sort(), ['enlarge', 'exp', 'f', 'fit', 'h', 'q', 's', 'w']);
       assert.deepEqual(key.HeadersConfig, { HeaderBehavior: 'whitelist', Headers: ['Accept'] });
       assert.deepEqual(key.CookiesConfig, { CookieBehavior: 'none' });
       assert.equal(key.EnableAcceptEncodingGzip, false);

@@ -75,6 +75,8 @@ test('only our query parameters are kept, under their decoded names', () => {
         enlarge: { value: 'true' },
         f: { value: 'webp' },
         q: { value: '70' },
+        exp: { value: '1767225600' }, // a signed URL's own: the service verifies them
+        s: { value: 'k2Jv-sig_nature' },
         utm_source: { value: 'mail' },
         W: { value: '10' }, // names are case-sensitive in the service
         '%zz': { value: '1' }, // malformed: not one of ours
@@ -90,6 +92,8 @@ test('only our query parameters are kept, under their decoded names', () => {
     enlarge: { value: 'true' },
     f: { value: 'webp' },
     q: { value: '70' },
+    exp: { value: '1767225600' },
+    s: { value: 'k2Jv-sig_nature' },
   });
 });
 
@@ -104,11 +108,16 @@ test('a repeated parameter reaches the service repeated (its 400), also when spe
 });
 
 test('the function keeps exactly the parameters the service parser reads', () => {
-  // The C++ side: kQueryParameters in src/request/image_request.h (the parser's only list).
+  // The C++ side: kQueryParameters and kSignatureParameters in src/request/image_request.h
+  // (the parser's only lists).
   const header = fs.readFileSync(path.join(REPO, 'src', 'request', 'image_request.h'), 'utf8');
-  const cpp = /kQueryParameters = \{([^}]*)\}/.exec(header);
-  assert.ok(cpp, 'kQueryParameters not found in image_request.h');
-  const parser = [...cpp[1].matchAll(/"([^"]*)"/g)].map((m) => m[1]).sort();
+  const parser = [];
+  for (const list of ['kQueryParameters', 'kSignatureParameters']) {
+    const cpp = new RegExp(list + ' = \\{([^}]*)\\}').exec(header);
+    assert.ok(cpp, list + ' not found in image_request.h');
+    parser.push(...[...cpp[1].matchAll(/"([^"]*)"/g)].map((m) => m[1]));
+  }
+  parser.sort();
   const edge = [...vm.runInContext(SOURCE + '\nQUERY_PARAMETERS', vm.createContext({}))].sort();
   assert.deepEqual(edge, parser);
 });
