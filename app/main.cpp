@@ -1,5 +1,6 @@
 // imageflex: the server (`serve`) and a CLI over the same core (`convert`).
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -76,7 +77,12 @@ int serve(const std::vector<std::string>& args) {
                             std::to_string(server.port())},
                 {"storage", storage->describe()},
                 {"workers", config.workers}});
-  server.run();
+  if (!server.run()) {
+    // Requests abandoned at the drain timeout have been answered 503; their threads may be
+    // inside a transform or a store call, so exit now rather than wait for them.
+    std::fflush(nullptr);
+    std::_Exit(0);
+  }
   return 0;
 }
 
