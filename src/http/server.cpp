@@ -362,7 +362,7 @@ std::size_t connection_cap(const Config& config) {
   const rlim_t reserve = kDescriptorReserve + static_cast<rlim_t>(config.handler_threads);
   const auto usable = static_cast<std::size_t>(limit.rlim_cur > reserve + 1 ? limit.rlim_cur - reserve : 1);
   if (usable < cap) {
-    log_event("warn", "max-connections lowered from " + std::to_string(cap) + " to " +
+    log_event("info", "max-connections lowered from " + std::to_string(cap) + " to " +
                           std::to_string(usable) + ": the file descriptor limit is " +
                           std::to_string(limit.rlim_cur) + " (ulimit -n)");
     cap = usable;
