@@ -2,6 +2,7 @@
 #include <charconv>
 #include <cstdio>
 #include <ctime>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -84,7 +85,12 @@ int serve(const std::vector<std::string>& args) {
                 {"storage", storage->describe()},
                 {"workers", config.workers},
                 {"allocator", describe_allocator()}});
-  server.run();
+  if (!server.run()) {
+    // Requests abandoned at the drain timeout have been answered 503; their threads may be
+    // inside a transform or a store call, so exit now rather than wait for them.
+    std::fflush(nullptr);
+    std::_Exit(0);
+  }
   return 0;
 }
 

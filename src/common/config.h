@@ -46,6 +46,13 @@ struct Config {
   int queue = 64;            // transforms waiting beyond the running ones
   int io_threads = 2;        // HTTP I/O threads (never run libvips)
   int handler_threads = 16;  // threads that talk to storage and wait on transforms
+  int handler_queue = 256;   // requests waiting for a handler thread; beyond: 503
+  // The HTTP front against hostile or broken clients (src/http/server.cpp).
+  int max_connections = 10000;    // open client connections; at the cap, accepting pauses
+  int header_timeout_ms = 10000;  // a request head must arrive whole within this
+  int idle_timeout_ms = 30000;    // a kept-alive connection may wait this long for its next request
+  int send_timeout_ms = 10000;    // a response is cut when its client reads almost nothing for this long
+  int drain_timeout_ms = 10000;   // on SIGTERM, requests in flight get this long before a 503
   std::uint64_t memory_cache_bytes = 64ull << 20;
   std::uint64_t variant_quota_bytes = 0;  // folder store: variant bytes kept; 0 = unlimited
   int temp_max_age_s = 60;                // folder store: age at which a .tmp- file is a crash's leftover

@@ -56,14 +56,20 @@ Handler::Handler(const Config& config, Storage& storage)
 
 Handler::~Handler() = default;
 
-Response Handler::handle(const Request& request, std::optional<Clock::time_point> deadline_cap) {
-  const auto started = Clock::now();
-  auto deadline = started + std::chrono::milliseconds(config_.limits.deadline_ms);
+Response Handler::handle(const Request& request, std::optional<Clock::time_point> deadline_cap,
+                         Clock::time_point received) {
+  auto deadline = received + std::chrono::milliseconds(config_.limits.deadline_ms);
   if (deadline_cap && *deadline_cap < deadline) deadline = *deadline_cap;
-  Exchange exchange{request, started, deadline};
+  Exchange exchange{request, received, deadline};
   stats_.requests++;
   Response response;
   try {
+    // Admission: a request that waited its whole deadline for a thread is refused before
+    // any work (503, not 504: nothing was tried, and a retry, here or elsewhere, may succeed).
+    if (Clock::now() >= deadline) {
+      stats_.overloaded++;
+      throw Error(ErrorKind::kOverloaded, "server busy; waited too long to start; retry shortly");
+    }
     response = route(exchange);
   } catch (const Error& error) {
     exchange.cache = CacheOutcome::kNone;  // an error serves no image
@@ -87,10 +93,17 @@ Response Handler::handle(const Request& request, std::optional<Clock::time_point
   return response;
 }
 
-Response Handler::overloaded(const Request& request) {
+std::optional<Response> Handler::answer_service_path(const Request& request, Clock::time_point received) {
+  const std::string_view target(request.target().data(), request.target().size());
+  const auto path = target.substr(0, target.find('?'));
+  if (path != kHealthPath && path != kStatsPath) return std::nullopt;
+  return handle(request, std::nullopt, received);  // route() answers these without blocking
+}
+
+Response Handler::overloaded(const Request& request, Clock::time_point received, std::string_view reason) {
   stats_.overloaded++;
-  const Exchange exchange{request, Clock::now(), Clock::now()};
-  Response response = error_response(request, Error(ErrorKind::kOverloaded, "server busy; retry shortly"));
+  const Exchange exchange{request, received, received};
+  Response response = error_response(request, Error(ErrorKind::kOverloaded, std::string(reason)));
   log_access(exchange, response);
   return response;
 }

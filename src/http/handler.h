@@ -29,7 +29,7 @@ struct Stats {
   std::atomic<std::uint64_t> memory_hits{0};
   std::atomic<std::uint64_t> store_hits{0};
   std::atomic<std::uint64_t> coalesced{0};   // requests that waited on another's transform
-  std::atomic<std::uint64_t> overloaded{0};  // 503 for a full queue
+  std::atomic<std::uint64_t> overloaded{0};  // 503 for a full queue (or a deadline passed in it)
   std::atomic<std::uint64_t> timeouts{0};    // 504
   std::atomic<std::uint64_t> store_errors{0};
 };
@@ -57,10 +57,20 @@ class Handler {
 
   // Never throws: every failure becomes a status with a short plain-text reason.
   // `deadline_cap` (a Lambda invocation's end, say) can only shorten the configured deadline.
-  Response handle(const Request& request, std::optional<Clock::time_point> deadline_cap = std::nullopt);
+  // `received` is when the request was read: the deadline and the logged duration count
+  // from it, so time spent waiting for a handler thread is part of both. A request that
+  // waited past its deadline gets a 503 at once, without any work done.
+  Response handle(const Request& request, std::optional<Clock::time_point> deadline_cap = std::nullopt,
+                  Clock::time_point received = Clock::now());
 
-  // The 503 an I/O thread sends when even the handler queue is full.
-  Response overloaded(const Request& request);
+  // Health and stats, answered at once (never blocks: no storage, no transform), so an
+  // I/O thread can answer them without queueing them behind images. Nothing for other paths.
+  std::optional<Response> answer_service_path(const Request& request, Clock::time_point received);
+
+  // The 503 an I/O thread sends when even the handler queue is full (or the server is
+  // shutting down: `reason` says so).
+  Response overloaded(const Request& request, Clock::time_point received = Clock::now(),
+                      std::string_view reason = "server busy; retry shortly");
 
   const Stats& stats() const { return stats_; }
 

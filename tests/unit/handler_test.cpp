@@ -468,6 +468,35 @@ TEST_F(HandlerTest, AStoreSlowerThanTheDeadlineIs504) {
   EXPECT_TRUE(stored_variants().empty());
 }
 
+// The deadline counts from when the request was read: one that waited for a handler
+// thread past it is refused at once (503, retry), without touching the store.
+TEST_F(HandlerTest, ARequestReadLongerAgoThanTheDeadlineIs503WithoutWork) {
+  config_.limits.deadline_ms = 300;
+  put_original("landscape.jpg", "landscape.jpg");
+  const Request request{http::verb::get, "/landscape.jpg?w=100", 11};
+  const auto read_at = std::chrono::steady_clock::now() - milliseconds(400);
+  Response response = handler().handle(request, std::nullopt, read_at);
+  expect_error(response, 503);
+  EXPECT_EQ(header(response, http::field::retry_after), "1");
+  EXPECT_EQ(store_.calls(StoreOp::kStat) + store_.calls(StoreOp::kGet), 0);
+  EXPECT_EQ(handler().stats().overloaded, 1u);
+  EXPECT_EQ(handler().handle(request).result_int(), 200) << "read just now, it is served";
+}
+
+// Health and stats are answered without blocking (for the I/O thread); other paths are not.
+TEST_F(HandlerTest, OnlyHealthAndStatsAreServicePaths) {
+  put_original("landscape.jpg", "landscape.jpg");
+  const auto now = std::chrono::steady_clock::now();
+  for (const char* path : {"/_imageflex/health", "/_imageflex/stats", "/_imageflex/health?x=1"}) {
+    auto answer = handler().answer_service_path(Request{http::verb::get, path, 11}, now);
+    ASSERT_TRUE(answer) << path;
+    EXPECT_EQ(answer->result_int(), 200) << path;
+  }
+  EXPECT_FALSE(handler().answer_service_path(Request{http::verb::get, "/landscape.jpg", 11}, now));
+  EXPECT_FALSE(handler().answer_service_path(Request{http::verb::get, "/_imageflex/other", 11}, now));
+  EXPECT_EQ(store_.calls(StoreOp::kStat) + store_.calls(StoreOp::kGet), 0);
+}
+
 TEST_F(HandlerTest, AClientWaitingOnAnotherClientsTransformGets504AtItsDeadline) {
   config_.limits.deadline_ms = 300;
   put_original("landscape.jpg", "landscape.jpg");
