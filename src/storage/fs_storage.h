@@ -6,6 +6,7 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
 #include <string>
 
 #include "common/unique_fd.h"
@@ -23,6 +24,7 @@ class FsStorage : public Storage {
   void put(const std::string& key, std::string_view bytes, const PutOptions& options) override;
   void remove(const std::string& key) override;
   std::string describe() const override { return "file:" + root_; }
+  std::uint64_t bytes_read() const override { return bytes_read_.load(); }
 
  private:
   int open_beneath(const std::string& key, int flags) const;  // -1 with errno set
@@ -32,6 +34,7 @@ class FsStorage : public Storage {
 
   std::string root_;
   UniqueFd root_fd_;
+  std::atomic<std::uint64_t> bytes_read_{0};
 };
 
 }  // namespace imageflex
