@@ -46,6 +46,7 @@ struct Config {
   int io_threads = 2;        // HTTP I/O threads (never run libvips)
   int handler_threads = 16;  // threads that talk to storage and wait on transforms
   std::uint64_t memory_cache_bytes = 64ull << 20;
+  std::uint64_t memory_budget_bytes = 0;  // transforms' estimated memory at once; 0 = derived (admission.h)
   std::string cache_control_original = "public, max-age=3600";
   std::string cache_control_variant = "public, max-age=86400";
   bool access_log = true;
