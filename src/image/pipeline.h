@@ -23,7 +23,7 @@ SourceInfo probe(std::string_view bytes, const Limits& limits);
 
 // How much of an original a header read fetches: JPEG and PNG headers, EXIF and ICC
 // profile included, nearly always fit.
-inline constexpr std::size_t kHeaderBytes = 64 * 1024;
+inline constexpr std::size_t kHeaderBytes = std::size_t{64} << 10;
 
 // probe() on the first bytes of an original `whole_size` bytes long (the whole of it
 // when bytes.size() >= whole_size). nullopt when the prefix cannot tell: a format whose
