@@ -183,6 +183,15 @@ const std::vector<Setting>& table() {
       {{"temp-max-age-s", "IF_TEMP_MAX_AGE_S", std::to_string(d.temp_max_age_s),
         "folder store: a .tmp- file (a write cut by a crash) older than this is deleted"},
        integer(&Config::temp_max_age_s, "temp-max-age-s", 1, 86400)},
+      {{"memory-budget-mb", "IF_MEMORY_BUDGET_MB",
+        "0 (= half the cgroup's or machine's memory, less the cache)",
+        "memory the transforms running at once may need, by their estimates, MiB; a transform waits for "
+        "room, "
+        "and one that alone needs more gets 413"},
+       [](Config& c, const std::string& v) {
+         c.memory_budget_bytes = static_cast<std::uint64_t>(parse_integer("memory-budget-mb", v, 0, 1 << 24))
+                                 << 20;
+       }},
       {{"cache-control-original", "IF_CACHE_CONTROL_ORIGINAL", d.cache_control_original,
         "Cache-Control for originals"},
        [](Config& c, const std::string& v) { c.cache_control_original = v; }},
@@ -218,6 +227,15 @@ const std::vector<Setting>& table() {
       {{"max-frames", "IF_MAX_FRAMES", std::to_string(d.limits.max_frames),
         "animation frames kept; longer animations are refused (413)"},
        limit(&Limits::max_frames, "max-frames", 1, 10000)},
+      {{"max-output-pixels", "IF_MAX_OUTPUT_PIXELS", std::to_string(d.limits.max_output_pixels),
+        "largest result, pixels over all frames (checked before it is made; 413 beyond)"},
+       limit(&Limits::max_output_pixels, "max-output-pixels", 1, 10'000'000'000LL)},
+      {{"max-output-mb", "IF_MAX_OUTPUT_MB", std::to_string(d.limits.max_output_bytes >> 20),
+        "largest encoded result, MiB (413 beyond; nothing stored)"},
+       [](Config& c, const std::string& v) {
+         c.limits.max_output_bytes = static_cast<std::uint64_t>(parse_integer("max-output-mb", v, 1, 4096))
+                                     << 20;
+       }},
       {{"deadline-ms", "IF_DEADLINE_MS", std::to_string(d.limits.deadline_ms),
         "per-request deadline; beyond: 504"},
        limit(&Limits::deadline_ms, "deadline-ms", 10, 600000)},

@@ -7,7 +7,9 @@
 #include "common/log.h"
 #include "common/text.h"
 #include "http/conditional.h"
+#include "image/cost.h"
 #include "request/key.h"
+#include "request/normalise.h"
 #include "request/url_guards.h"
 #include "variant/make_variant.h"
 
@@ -33,6 +35,9 @@ void throw_unless_ok(GetStatus status) {
   }
 }
 
+// Probe results kept: a few hundred bytes each, so the hot originals of a busy node fit.
+constexpr std::size_t kProbeCacheEntries = 4096;
+
 }  // namespace
 
 std::string_view cache_outcome_name(CacheOutcome outcome) {
@@ -52,6 +57,10 @@ Handler::Handler(const Config& config, Storage& storage)
     : config_(config),
       storage_(storage),
       memory_cache_(config.memory_cache_bytes),
+      probes_(kProbeCacheEntries),
+      admission_(config.memory_budget_bytes > 0 ? config.memory_budget_bytes
+                                                : default_memory_budget(config.memory_cache_bytes),
+                 static_cast<std::size_t>(config.queue)),
       transforms_(config.workers, static_cast<std::size_t>(config.queue), end_vips_job) {}
 
 Handler::~Handler() = default;
@@ -158,11 +167,14 @@ Response Handler::serve_variant(Exchange& exchange, const ImageRequest& image) {
   const auto original = storage_.stat(image.key);
   if (!original) throw Error(ErrorKind::kNotFound, "no such image");
 
-  // The variant's canonical key: the original's version, the parameters and, without
-  // f=, which modern formats the client accepts (so responses vary by Accept).
+  // The original's header says what the variant really is (the format served, the size
+  // the result really has), so URLs that make identical bytes name one variant.
+  const ProbeCache::Entry probed = probe_original(image.key, *original);
   const auto accepted =
       image.format ? AcceptedFormats{} : parse_accept(header(exchange.request, http::field::accept));
-  const std::string key = variant_key(image, original->etag, accepted, config_.quality);
+  const ImageRequest variant_request = normalise_request(image, probed.source, accepted, config_.quality);
+  // The variant's canonical key: the original's version and the normalised parameters.
+  const std::string key = variant_key(variant_request, original->etag, {}, config_.quality);
   const std::string etag = variant_etag(key);
 
   // A client that holds this variant already needs no bytes.
@@ -174,13 +186,45 @@ Response Handler::serve_variant(Exchange& exchange, const ImageRequest& image) {
   } else {
     // Memory, then the store, then make it (once, however many ask at the same time).
     variant = find_variant(exchange, key);
-    if (!variant) variant = make_variant_once(exchange, image, accepted, key);
+    if (!variant) variant = make_variant_once(exchange, variant_request, probed, *original, key);
   }
 
   Response response = image_response(exchange.request, held, variant->bytes, variant->content_type,
                                      variant->etag, variant->last_modified, config_.cache_control_variant);
   if (!image.format) response.set(http::field::vary, "Accept");
   return response;
+}
+
+// The header alone, from a range read, and once per original version (the probe cache).
+ProbeCache::Entry Handler::probe_original(const std::string& key, const ObjectInfo& original) {
+  if (auto cached = probes_.get(key, original.etag)) return *cached;
+  if (original.size > config_.limits.max_source_bytes) {
+    throw Error(ErrorKind::kTooLarge, "image is larger than the source limit");
+  }
+  GetOptions options;
+  options.max_bytes = config_.limits.max_source_bytes;
+  options.if_match = original.etag;  // the version the variant will be named after
+  options.first_bytes = kHeaderBytes;
+  GetResult got = storage_.get(key, options);
+  if (got.status == GetStatus::kPreconditionFailed) {
+    throw Error(ErrorKind::kSourceChanged, "image changed while being read; retry");
+  }
+  throw_unless_ok(got.status);
+  std::optional<SourceInfo> source = probe_prefix(got.object.bytes, got.object.info.size, config_.limits);
+  if (!source) {
+    // A format whose header may lie anywhere, or one longer than the prefix: the whole
+    // original, within the byte limit (the store checks it before reading).
+    options.first_bytes = 0;
+    got = storage_.get(key, options);
+    if (got.status == GetStatus::kPreconditionFailed) {
+      throw Error(ErrorKind::kSourceChanged, "image changed while being read; retry");
+    }
+    throw_unless_ok(got.status);
+    source = probe(got.object.bytes, config_.limits);
+  }
+  const ProbeCache::Entry entry{*source, got.object.info.size};
+  probes_.put(key, original.etag, entry);
+  return entry;
 }
 
 Handler::VariantPtr Handler::find_variant(Exchange& exchange, const std::string& key) {
@@ -200,8 +244,9 @@ Handler::VariantPtr Handler::find_variant(Exchange& exchange, const std::string&
   return variant;
 }
 
-Handler::VariantPtr Handler::make_variant_once(Exchange& exchange, const ImageRequest& image,
-                                               const AcceptedFormats& accepted, const std::string& key) {
+Handler::VariantPtr Handler::make_variant_once(Exchange& exchange, const ImageRequest& variant,
+                                               const ProbeCache::Entry& probed, const ObjectInfo& original,
+                                               const std::string& key) {
   auto ticket = flights_.join(key);
   if (!ticket.leader()) {
     exchange.cache = CacheOutcome::kMissCoalesced;
@@ -214,34 +259,49 @@ Handler::VariantPtr Handler::make_variant_once(Exchange& exchange, const ImageRe
     // A flight that finished between our cache look-up and join() left its result here.
     auto cached = memory_cache_.get(key);
     if (cached) exchange.cache = CacheOutcome::kHitMemory;
-    ticket.fulfil(cached ? cached : produce_variant(exchange, image, accepted, key));
+    ticket.fulfil(cached ? cached : produce_variant(exchange, variant, probed, original, key));
   } catch (...) {
     ticket.fail(std::current_exception());
   }
   return ticket.result().get();
 }
 
-Handler::VariantPtr Handler::produce_variant(const Exchange& exchange, const ImageRequest& image,
-                                             const AcceptedFormats& accepted, const std::string& key) {
+Handler::VariantPtr Handler::produce_variant(const Exchange& exchange, const ImageRequest& variant,
+                                             const ProbeCache::Entry& probed, const ObjectInfo& original,
+                                             const std::string& key) {
+  // The cost is known from the header: an output over the bounds is refused (413), and
+  // the job waits for room in the memory budget (or gets 503), before the original is read.
+  const Plan plan = plan_geometry(probed.source.size, variant.geometry);
+  check_output_pixels(probed.source, plan, *variant.format, config_.limits);
+  std::shared_ptr<Admission::Ticket> admitted;
+  try {
+    admitted = admission_.admit(estimate_memory(probed.source, probed.size, plan, *variant.format),
+                                exchange.deadline);
+  } catch (const Error& error) {
+    if (error.kind() == ErrorKind::kOverloaded) stats_.overloaded++;
+    throw;
+  }
+
   // Read the original; it must still be the version the key names.
   GetOptions options;
   options.max_bytes = config_.limits.max_source_bytes;
-  GetResult got = storage_.get(image.key, options);
-  throw_unless_ok(got.status);
-  if (variant_key(image, got.object.info.etag, accepted, config_.quality) != key) {
+  options.if_match = original.etag;
+  GetResult got = storage_.get(variant.key, options);
+  if (got.status == GetStatus::kPreconditionFailed) {
     throw Error(ErrorKind::kSourceChanged, "image changed while being read; retry");
   }
-  auto original = std::make_shared<const Object>(std::move(got.object));
+  throw_unless_ok(got.status);
+  auto source = std::make_shared<const Object>(std::move(got.object));
 
   // Probe and transform on the bounded pool; the job owns copies of what it reads.
   auto promise = std::make_shared<std::promise<Encoded>>();
   auto future = promise->get_future();
   const auto deadline = exchange.deadline;
-  bool taken = transforms_.try_submit([this, original, image, accepted, deadline, promise] {
+  // The job holds its admission until libvips is done, even past a 504 here.
+  bool taken = transforms_.try_submit([this, source, variant, deadline, promise, admitted] {
     try {
       if (Clock::now() > deadline) throw Error(ErrorKind::kTimeout, "image took longer than the deadline");
-      promise->set_value(
-          make_variant(original->bytes, image, accepted, config_.limits, config_.quality, deadline));
+      promise->set_value(make_variant(source->bytes, variant, {}, config_.limits, config_.quality, deadline));
     } catch (...) {
       promise->set_exception(std::current_exception());
     }
@@ -254,12 +314,12 @@ Handler::VariantPtr Handler::produce_variant(const Exchange& exchange, const Ima
   Encoded encoded = future.get();
   stats_.transforms++;
 
-  auto variant = std::make_shared<CachedVariant>(
-      CachedVariant{std::move(encoded.bytes), std::string(mime_type(encoded.format)), variant_etag(key),
-                    original->info.last_modified});
-  store_variant(key, *variant, original->info.etag);
-  memory_cache_.put(key, variant);
-  return variant;
+  auto made = std::make_shared<CachedVariant>(CachedVariant{std::move(encoded.bytes),
+                                                            std::string(mime_type(encoded.format)),
+                                                            variant_etag(key), source->info.last_modified});
+  store_variant(key, *made, source->info.etag);
+  memory_cache_.put(key, made);
+  return made;
 }
 
 // Stored beside the originals so later requests (and other nodes) skip the work.
@@ -291,6 +351,10 @@ std::string Handler::stats_json() const {
       {"queued", transforms_.queued()},
       {"running", transforms_.running()},
       {"memory_cache_bytes", memory_cache_.size_bytes()},
+      {"memory_budget_bytes", admission_.budget_bytes()},
+      {"memory_admitted_bytes", admission_.admitted_bytes()},
+      {"admission_waiting", admission_.waiting()},
+      {"store_bytes_read", storage_.bytes_read()},
   };
   for (const auto& [name, value] : storage_.stats()) stats[name] = value;
   return to_json(stats) + "\n";

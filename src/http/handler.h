@@ -8,9 +8,11 @@
 #include <optional>
 
 #include "cache/memory_cache.h"
+#include "cache/probe_cache.h"
 #include "cache/single_flight.h"
 #include "common/config.h"
 #include "common/error.h"
+#include "http/admission.h"
 #include "http/responses.h"
 #include "http/worker_pool.h"
 #include "negotiate/accept.h"
@@ -29,7 +31,7 @@ struct Stats {
   std::atomic<std::uint64_t> memory_hits{0};
   std::atomic<std::uint64_t> store_hits{0};
   std::atomic<std::uint64_t> coalesced{0};   // requests that waited on another's transform
-  std::atomic<std::uint64_t> overloaded{0};  // 503 for a full queue (or a deadline passed in it)
+  std::atomic<std::uint64_t> overloaded{0};  // 503: a full queue, a deadline passed in it, or no room in the memory budget
   std::atomic<std::uint64_t> timeouts{0};    // 504
   std::atomic<std::uint64_t> store_errors{0};
 };
@@ -89,11 +91,15 @@ class Handler {
   Response route(Exchange& exchange);
   Response serve_original(Exchange& exchange, const ImageRequest& image);
   Response serve_variant(Exchange& exchange, const ImageRequest& image);
+  ProbeCache::Entry probe_original(const std::string& key, const ObjectInfo& original);
   VariantPtr find_variant(Exchange& exchange, const std::string& key);
-  VariantPtr make_variant_once(Exchange& exchange, const ImageRequest& image, const AcceptedFormats& accepted,
+  // `variant` is normalised (request/normalise.h): its format is the one served.
+  VariantPtr make_variant_once(Exchange& exchange, const ImageRequest& variant,
+                               const ProbeCache::Entry& probed, const ObjectInfo& original,
                                const std::string& key);
-  VariantPtr produce_variant(const Exchange& exchange, const ImageRequest& image,
-                             const AcceptedFormats& accepted, const std::string& key);
+  VariantPtr produce_variant(const Exchange& exchange, const ImageRequest& variant,
+                             const ProbeCache::Entry& probed, const ObjectInfo& original,
+                             const std::string& key);
   void store_variant(const std::string& key, const CachedVariant& variant, const std::string& source_etag);
   std::string stats_json() const;
   void log_access(const Exchange& exchange, const Response& response);
@@ -101,6 +107,8 @@ class Handler {
   const Config config_;
   Storage& storage_;
   MemoryCache memory_cache_;
+  ProbeCache probes_;
+  Admission admission_;  // before transforms_: the jobs hold its tickets
   SingleFlight<VariantPtr> flights_;
   Stats stats_;
   WorkerPool transforms_;  // last: its threads stop before the rest is destroyed

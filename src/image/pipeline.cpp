@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "image/colour.h"
+#include "image/cost.h"
 #include "image/encode.h"
 #include "image/vips_handles.h"
 
@@ -55,11 +56,17 @@ struct Watchdog {
   }
 };
 
+// What a JPEG's frame header (SOFn) says about its coding.
+struct JpegCoding {
+  std::optional<std::string> unsupported;  // why libjpeg cannot decode it
+  bool progressive = false;                // decoded whole-image: its coefficients are all buffered
+};
+
 // libjpeg decodes baseline, extended and progressive JPEG, Huffman or arithmetic coded
 // (SOF0-2, SOF9-10), at 8 bits per sample. The other coding processes are valid JPEG it
-// cannot read, so they are unsupported (415), not corrupt (422). Returns the reason, or
-// nothing when the frame header is decodable or not found (then libvips judges).
-std::optional<std::string> unsupported_jpeg_coding(std::string_view bytes) {
+// cannot read, so they are unsupported (415), not corrupt (422). No reason when the
+// frame header is decodable or not found (then libvips judges).
+JpegCoding jpeg_coding(std::string_view bytes) {
   auto byte = [&](std::size_t at) { return static_cast<unsigned char>(bytes[at]); };
   std::size_t at = 2;  // after SOI
   while (at + 4 < bytes.size() && byte(at) == 0xFF) {
@@ -70,27 +77,27 @@ std::optional<std::string> unsupported_jpeg_coding(std::string_view bytes) {
     }
     switch (marker) {
       case 0xC3:
-      case 0xCB: return "lossless JPEG is not supported";  // SOF3, SOF11
+      case 0xCB: return {"lossless JPEG is not supported"};  // SOF3, SOF11
       case 0xC5:
       case 0xC6:
       case 0xC7:
       case 0xCD:
       case 0xCE:
-      case 0xCF: return "hierarchical JPEG is not supported";  // SOF5-7, SOF13-15
+      case 0xCF: return {"hierarchical JPEG is not supported"};  // SOF5-7, SOF13-15
       case 0xC0:
       case 0xC1:
       case 0xC2:
       case 0xC9:
       case 0xCA:
-        if (byte(at + 4) != 8) return std::to_string(byte(at + 4)) + "-bit JPEG is not supported";
-        return std::nullopt;
+        if (byte(at + 4) != 8) return {std::to_string(byte(at + 4)) + "-bit JPEG is not supported"};
+        return {std::nullopt, marker == 0xC2 || marker == 0xCA};
       case 0xD9:
-      case 0xDA: return std::nullopt;  // the image ends or its data starts: no frame header
+      case 0xDA: return {};  // the image ends or its data starts: no frame header
       default: break;
     }
     at += 2 + (static_cast<std::size_t>(byte(at + 2)) << 8 | byte(at + 3));  // skip the segment
   }
-  return std::nullopt;
+  return {};
 }
 
 // Decodes with shrink-on-load and applies the EXIF orientation: libvips' thumbnail.
@@ -136,16 +143,32 @@ VImage decode_resized(std::string_view bytes, const SourceInfo& source, const Pl
 }  // namespace
 
 SourceInfo probe(std::string_view bytes, const Limits& limits) {
-  if (bytes.size() > limits.max_source_bytes) {
+  auto info = probe_prefix(bytes, bytes.size(), limits);
+  // The whole file: libvips' answer is final, so a failure is a corrupt image.
+  if (!info)
+    throw Error(ErrorKind::kUnprocessable,
+                "corrupt or unreadable " + std::string(format_name(*sniff_format(bytes))) + " image");
+  return *info;
+}
+
+std::optional<SourceInfo> probe_prefix(std::string_view bytes, std::uint64_t whole_size,
+                                       const Limits& limits) {
+  const bool whole = bytes.size() >= whole_size;
+  if (whole_size > limits.max_source_bytes) {
     throw Error(ErrorKind::kTooLarge,
                 "image is larger than " + std::to_string(limits.max_source_bytes >> 20) + " MiB");
   }
   auto format = sniff_format(bytes);
   if (!format) throw Error(ErrorKind::kUnsupportedMedia, "not an image in a supported format");
-  if (*format == Format::kJpeg) {
-    if (auto reason = unsupported_jpeg_coding(bytes)) throw Error(ErrorKind::kUnsupportedMedia, *reason);
-  }
+  // Only JPEG and PNG keep everything the probe reads at the start; a WebP's or GIF's
+  // frame count, a HEIF's boxes and a TIFF's directory may need the whole file.
+  if (!whole && *format != Format::kJpeg && *format != Format::kPng) return std::nullopt;
   SourceInfo info;
+  if (*format == Format::kJpeg) {
+    JpegCoding coding = jpeg_coding(bytes);
+    if (coding.unsupported) throw Error(ErrorKind::kUnsupportedMedia, *coding.unsupported);
+    info.progressive = coding.progressive;
+  }
   info.format = *format;
   try {
     // Header only: libvips decodes no pixels until something asks for them.
@@ -156,10 +179,12 @@ SourceInfo probe(std::string_view bytes, const Limits& limits) {
     if (orientation >= 5 && orientation <= 8) std::swap(info.size.width, info.size.height);
     info.alpha = header.has_alpha();
     info.cmyk = header.interpretation() == VIPS_INTERPRETATION_CMYK;
+    info.bands = header.bands();
+    info.interlaced = get_int_or(header, "interlaced", 0) != 0;
     if (*format == Format::kGif || *format == Format::kWebp) info.frames = get_int_or(header, "n-pages", 1);
   } catch (const VError&) {
-    throw Error(ErrorKind::kUnprocessable,
-                "corrupt or unreadable " + std::string(format_name(*format)) + " image");
+    // A prefix may simply stop inside the header (long EXIF, ICC or text chunks): not judged here.
+    return std::nullopt;
   }
   if (info.frames > limits.max_frames) {
     throw Error(ErrorKind::kTooLarge, "animation has " + std::to_string(info.frames) + " frames, limit " +
@@ -181,6 +206,8 @@ Encoded transform(std::string_view bytes, const SourceInfo& source, const Transf
         ErrorKind::kBadRequest,
         "result would be larger than " + std::to_string(limits.max_output_dimension) + " pixels on a side");
   }
+  // A result too large to be worth making is refused before it is made (413).
+  check_output_pixels(source, plan, spec.output, limits);
   const int frames = supports_animation(spec.output) ? source.frames : 1;
   Watchdog watchdog{deadline};
   try {
@@ -224,6 +251,12 @@ Encoded transform(std::string_view bytes, const SourceInfo& source, const Transf
     {
       const SignalConnection watching(image.get_image(), "eval", G_CALLBACK(Watchdog::on_eval), &watchdog);
       encoded.bytes = encode(image, spec.output, spec.quality, quality);
+    }
+    // Bytes are known only now: an encoded result over the bound is not served or stored.
+    if (encoded.bytes.size() > limits.max_output_bytes) {
+      throw Error(ErrorKind::kTooLarge, "result would be " + std::to_string(encoded.bytes.size() >> 20) +
+                                            " MiB, limit " + std::to_string(limits.max_output_bytes >> 20) +
+                                            " MiB");
     }
     encoded.format = spec.output;
     encoded.frames = frames;

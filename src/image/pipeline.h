@@ -2,6 +2,8 @@
 // Pure functions of bytes and plain structs; knows nothing about HTTP or storage.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -18,6 +20,18 @@ namespace imageflex {
 // Enforces the byte, pixel and frame limits before any pixel is decoded.
 // Throws Error: kUnsupportedMedia, kUnprocessable, kTooLarge.
 SourceInfo probe(std::string_view bytes, const Limits& limits);
+
+// How much of an original a header read fetches: JPEG and PNG headers, EXIF and ICC
+// profile included, nearly always fit.
+inline constexpr std::size_t kHeaderBytes = std::size_t{64} << 10;
+
+// probe() on the first bytes of an original `whole_size` bytes long (the whole of it
+// when bytes.size() >= whole_size). nullopt when the prefix cannot tell: a format whose
+// probe may need the whole file (WebP and GIF frame counts, HEIF boxes, TIFF
+// directories), or a header longer than the prefix. The limits are judged as probe()
+// does, against whole_size; on the whole file, nullopt means corrupt.
+std::optional<SourceInfo> probe_prefix(std::string_view bytes, std::uint64_t whole_size,
+                                       const Limits& limits);
 
 struct TransformSpec {
   GeometryRequest geometry;

@@ -1,11 +1,14 @@
 // Canonical, collision-free names for variants in the store.
 //
-//   _imageflex/v2/<original key>/<original version>/<canonical parameters>
+//   _imageflex/v3/<original key>/<original version>/<canonical parameters>
 //
 // The original's key keeps photo.png and photo.jpg apart; its version (a digest of
 // its ETag) makes a changed original miss instead of serving the old variant; the
 // parameters are written in one fixed order with defaults resolved, so w=0300 and
-// w=300, jpg and jpeg, or a reordered query all name one variant.
+// w=300, jpg and jpeg, or a reordered query all name one variant. The handler keys the
+// request as normalise_request() resolves it (request/normalise.h), so URLs that make
+// identical bytes (q on PNG, w beyond the original, Accept values that pick one format)
+// name one variant too.
 #pragma once
 
 #include <string>
@@ -17,7 +20,11 @@
 namespace imageflex {
 
 // Bump when the pipeline's output changes, so old variants are not served.
-inline constexpr std::string_view kPipelineVersion = "v2";  // v2: CMYK through its ICC profile
+// v2: CMYK through its ICC profile. v3: keys name the normalised request (the chosen
+// format instead of the Accept class, no q for PNG and GIF, the geometry the result
+// really has), so v2 names would no longer be found for the same requests; v3 makes
+// the new names start clean rather than mix with v2 names meaning other requests.
+inline constexpr std::string_view kPipelineVersion = "v3";
 
 // The parameters part. Without f=, the negotiation input (which modern formats the
 // client accepts) is part of the name, since the output format follows from it.

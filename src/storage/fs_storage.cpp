@@ -5,6 +5,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <random>
@@ -119,7 +120,8 @@ GetResult FsStorage::get(const std::string& key, const GetOptions& options) {
   }
   // The open descriptor pins this version: a concurrent replace (rename) cannot mix bytes.
   std::string& bytes = result.object.bytes;
-  bytes.resize(result.object.info.size);
+  bytes.resize(options.first_bytes > 0 ? std::min(options.first_bytes, result.object.info.size)
+                                       : result.object.info.size);
   std::size_t done = 0;
   while (done < bytes.size()) {
     ssize_t n = ::pread(file.get(), bytes.data() + done, bytes.size() - done, static_cast<off_t>(done));
@@ -129,6 +131,7 @@ GetResult FsStorage::get(const std::string& key, const GetOptions& options) {
     done += static_cast<std::size_t>(n);
   }
   bytes.resize(done);
+  bytes_read_ += done;
   // Served from the store: the quota's "recently used".
   if (housekeeper_ && FsHousekeeper::is_variant(key)) housekeeper_->served(key, file.get(), st);
   if (result.object.info.content_type.empty()) {

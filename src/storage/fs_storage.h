@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include <memory>
+#include <atomic>
 #include <string>
 
 #include "common/unique_fd.h"
@@ -30,6 +31,7 @@ class FsStorage : public Storage {
   void remove(const std::string& key) override;
   std::string describe() const override { return "file:" + root_; }
   std::vector<std::pair<std::string, std::uint64_t>> stats() const override;
+  std::uint64_t bytes_read() const override { return bytes_read_.load(); }
 
  private:
   int open_beneath(const std::string& key, int flags) const;  // -1 with errno set
@@ -41,6 +43,7 @@ class FsStorage : public Storage {
   std::string root_;
   UniqueFd root_fd_;
   std::unique_ptr<FsHousekeeper> housekeeper_;  // declared last: its thread stops first
+  std::atomic<std::uint64_t> bytes_read_{0};
 };
 
 }  // namespace imageflex

@@ -33,7 +33,11 @@ ObjectInfo info_from_headers(const std::map<std::string, std::string>& headers) 
     if (name == "etag") {
       info.etag = unquote_etag(value);
     } else if (name == "content-length") {
-      info.size = parse_size(value);
+      if (headers.count("content-range") == 0) info.size = parse_size(value);
+    } else if (name == "content-range") {
+      // "bytes 0-65535/3100000": a range read still reports the whole object's size.
+      const auto slash = value.rfind('/');
+      if (slash != std::string::npos) info.size = parse_size(std::string_view(value).substr(slash + 1));
     } else if (name == "last-modified") {
       info.last_modified = parse_http_date(value).value_or(0);
     } else if (name == "content-type") {
@@ -100,7 +104,17 @@ GetResult S3Storage::get(const std::string& key, const GetOptions& options) {
     request.headers.emplace_back("If-None-Match", quote_etag(options.if_none_match));
   }
   request.max_body = options.max_bytes;
+  if (options.first_bytes > 0) {
+    // A header read: only the first bytes travel (206 Partial Content).
+    request.headers.emplace_back("Range", "bytes=0-" + std::to_string(options.first_bytes - 1));
+  }
   S3Response response = client_.send(request);
+  if (response.status == 416) {
+    // Only an empty object has no byte 0: read it whole, which costs nothing.
+    GetOptions whole = options;
+    whole.first_bytes = 0;
+    return get(key, whole);
+  }
 
   GetResult result;
   if (response.too_large) {
@@ -117,9 +131,19 @@ GetResult S3Storage::get(const std::string& key, const GetOptions& options) {
   const std::string code = response.status >= 400 ? s3_error_code(response.body) : std::string();
   switch (response.status) {
     case 200:
-      result.status = GetStatus::kOk;
+    case 206:
       result.object.info = info_from_headers(response.headers);
-      result.object.info.size = response.body.size();
+      if (response.status == 200) result.object.info.size = response.body.size();
+      // A range read's body is small: the whole object's size is judged by its Content-Range.
+      if (result.object.info.size > options.max_bytes) {
+        result.status = GetStatus::kTooLarge;
+        return result;
+      }
+      result.status = GetStatus::kOk;
+      if (options.first_bytes > 0 && response.body.size() > options.first_bytes) {
+        response.body.resize(options.first_bytes);  // a store that ignored the Range
+      }
+      bytes_read_ += response.body.size();
       result.object.bytes = std::move(response.body);
       return result;
     case 304:

@@ -4,6 +4,7 @@
 // stores (OpenStack Swift s3api, MinIO, ...).
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,6 +38,7 @@ class S3Storage : public Storage {
   void put(const std::string& key, std::string_view bytes, const PutOptions& options) override;
   void remove(const std::string& key) override;
   std::string describe() const override;
+  std::uint64_t bytes_read() const override { return bytes_read_.load(); }
 
   // Creates the bucket (for tests and first-time setup); one that already exists,
   // ours or not, is not an error: a later put reports a real permission problem.
@@ -46,6 +48,7 @@ class S3Storage : public Storage {
   std::string object_path(const std::string& key) const;
 
   S3Client client_;
+  std::atomic<std::uint64_t> bytes_read_{0};
   std::string bucket_;
   std::string prefix_;  // without leading or trailing '/'
   std::string region_;

@@ -33,13 +33,17 @@ struct GetOptions {
   std::string if_match;                  // non-empty: fail with kPreconditionFailed unless etag matches
   std::string if_none_match;             // non-empty: kNotModified when etag matches
   std::uint64_t max_bytes = UINT64_MAX;  // larger objects give kTooLarge without reading the body
+  // Non-zero: read at most this many bytes from the start (a header, before the whole
+  // object is worth reading). info.size stays the whole object's size, and max_bytes is
+  // still judged against it.
+  std::uint64_t first_bytes = 0;
 };
 
 enum class GetStatus { kOk, kNotFound, kNotModified, kPreconditionFailed, kTooLarge };
 
 struct GetResult {
   GetStatus status = GetStatus::kNotFound;
-  Object object;  // bytes set for kOk; info set for kOk, kNotModified, kTooLarge
+  Object object;  // bytes set for kOk (a prefix with first_bytes); info set for kOk, kNotModified, kTooLarge
 };
 
 struct PutOptions {
@@ -61,6 +65,8 @@ class Storage {
   virtual std::string describe() const = 0;         // for logs: "file:/srv/img", "s3://bucket/prefix"
   // The backend's own counters for /_imageflex/stats (the folder store's quota, say).
   virtual std::vector<std::pair<std::string, std::uint64_t>> stats() const { return {}; }
+  // Body bytes get() has read from the store since start (stats: what a request cost the store).
+  virtual std::uint64_t bytes_read() const = 0;
 };
 
 }  // namespace imageflex

@@ -64,8 +64,9 @@ GetResult MemoryStorage::get(const std::string& key, const GetOptions& options) 
     result.status = GetStatus::kTooLarge;
   } else {
     result.status = GetStatus::kOk;
-    result.object.bytes = stored.bytes;
-    bytes_read_ += stored.bytes.size();
+    result.object.bytes =
+        options.first_bytes > 0 ? stored.bytes.substr(0, options.first_bytes) : stored.bytes;
+    bytes_read_ += result.object.bytes.size();
   }
   return result;
 }

@@ -51,7 +51,7 @@ class MemoryStorage : public Storage {
   void fail_next(StoreOp op, int times);
   int calls(StoreOp op) const;
   int calls(StoreOp op, const std::string& key) const;
-  std::uint64_t bytes_read() const;  // body bytes get() has handed out in total
+  std::uint64_t bytes_read() const override;  // body bytes get() has handed out in total
 
   // Inspection that is neither hooked nor counted.
   std::vector<std::string> keys() const;

@@ -113,6 +113,34 @@ TEST_P(StorageContractTest, SizeLimitStopsTheRead) {
   EXPECT_EQ(store().get("big.bin", limited).status, GetStatus::kOk);
 }
 
+// A header read: only the first bytes, the whole object's size, and still the size limit.
+TEST_P(StorageContractTest, FirstBytesReadsOnlyThePrefix) {
+  std::string bytes;
+  for (int i = 0; i < 10000; ++i) bytes += static_cast<char>('a' + i % 26);
+  store().put("head.bin", bytes, {});
+  const std::uint64_t read_before = store().bytes_read();
+  GetOptions head;
+  head.first_bytes = 100;
+  GetResult got = store().get("head.bin", head);
+  ASSERT_EQ(got.status, GetStatus::kOk);
+  EXPECT_EQ(got.object.bytes, bytes.substr(0, 100));
+  EXPECT_EQ(got.object.info.size, 10000u) << "the whole object's size, not the prefix's";
+  EXPECT_EQ(got.object.info.etag, store().stat("head.bin")->etag);
+  EXPECT_EQ(store().bytes_read() - read_before, 100u);
+
+  head.first_bytes = 20000;  // beyond the end: the whole object
+  EXPECT_EQ(store().get("head.bin", head).object.bytes, bytes);
+  head.first_bytes = 100;
+  head.max_bytes = 9999;  // judged against the whole object
+  EXPECT_EQ(store().get("head.bin", head).status, GetStatus::kTooLarge);
+
+  store().put("empty.bin", "", {});
+  GetResult empty = store().get("empty.bin", head);
+  EXPECT_EQ(empty.status, GetStatus::kOk);
+  EXPECT_TRUE(empty.object.bytes.empty());
+  EXPECT_EQ(empty.object.info.size, 0u);
+}
+
 TEST_P(StorageContractTest, RemoveDeletes) {
   store().put("r.jpg", "x", {});
   store().remove("r.jpg");

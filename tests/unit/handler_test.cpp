@@ -215,6 +215,9 @@ TEST_P(HandlerCacheTest, TheOriginalIsServedAsItIs) {
 TEST_P(HandlerCacheTest, ConcurrentMissesMakeTheVariantOnce) {
   constexpr int kClients = 6;
   put_original("landscape.jpg", "landscape.jpg");
+  // The header is read and probed first: a result over the output bound (413) leaves the
+  // probe cached without making anything, so below only the whole read is gated.
+  expect_error(get("/landscape.jpg?w=8192&h=8192&fit=fill&enlarge=true&f=png"), 413);
   // Hold the first client's read of the original (only the one making the variant reads
   // it) until every other client has joined its flight.
   Gate gate;
@@ -500,9 +503,10 @@ TEST_F(HandlerTest, OnlyHealthAndStatsAreServicePaths) {
 TEST_F(HandlerTest, AClientWaitingOnAnotherClientsTransformGets504AtItsDeadline) {
   config_.limits.deadline_ms = 300;
   put_original("landscape.jpg", "landscape.jpg");
-  Gate gate;  // holds the first client's read of the original
+  Gate gate;  // holds the first client's read of the original (after its header read)
+  std::atomic<int> reads{0};
   store_.set_hook([&](StoreOp op, const std::string& key) {
-    if (op == StoreOp::kGet && key == "landscape.jpg") gate.pass();
+    if (op == StoreOp::kGet && key == "landscape.jpg" && reads++ > 0) gate.pass();
   });
   handler();
   auto leader = std::async(std::launch::async, [this] { return get("/landscape.jpg?w=100"); });

@@ -1,0 +1,137 @@
+// Admission by cost: the estimates from the header, the output bounds, the budget gate
+// and where the budget's default comes from.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "common/error.h"
+#include "http/admission.h"
+#include "image/cost.h"
+
+namespace imageflex {
+namespace {
+
+using std::chrono::milliseconds;
+
+SourceInfo source_of(Format format, int width, int height) {
+  SourceInfo source;
+  source.format = format;
+  source.size = {width, height};
+  return source;
+}
+
+constexpr std::uint64_t kMiB = 1ull << 20;
+
+TEST(CostTest, EstimatesFollowTheMeasuredOrder) {
+  // 5120x2880 to 4000 wide: the measurements in cost.cpp, within a factor the model allows.
+  const SourceInfo jpeg = source_of(Format::kJpeg, 5120, 2880);
+  const Plan to_4000 = plan_geometry(jpeg.size, {4000, 0, Fit::kCover, false});
+  const auto jpeg_to_avif = estimate_memory(jpeg, 2 * kMiB, to_4000, Format::kAvif);
+  EXPECT_GE(jpeg_to_avif, 148 * kMiB);
+  EXPECT_LE(jpeg_to_avif, 250 * kMiB);
+  EXPECT_GE(estimate_memory(jpeg, 2 * kMiB, to_4000, Format::kWebp), 57 * kMiB);
+  const SourceInfo avif = source_of(Format::kAvif, 5120, 2880);
+  const Plan small = plan_geometry(avif.size, {400, 0, Fit::kCover, false});
+  EXPECT_GE(estimate_memory(avif, kMiB, small, Format::kJpeg), 98 * kMiB) << "AVIF decodes whole";
+  EXPECT_LT(estimate_memory(jpeg, kMiB, small, Format::kJpeg), 16 * kMiB) << "JPEG shrinks on load";
+  // Progressive JPEG buffers the whole image; an animation pays for every frame.
+  SourceInfo progressive = jpeg;
+  progressive.progressive = true;
+  EXPECT_GT(estimate_memory(progressive, kMiB, small, Format::kJpeg), 80 * kMiB);
+  SourceInfo gif = source_of(Format::kGif, 500, 500);
+  gif.frames = 100;
+  const Plan same = plan_geometry(gif.size, {});
+  SourceInfo still = gif;
+  still.frames = 1;
+  EXPECT_GT(estimate_memory(gif, kMiB, same, Format::kWebp),
+            20 * estimate_memory(still, kMiB, same, Format::kWebp));
+}
+
+TEST(CostTest, OutputPixelsAreBoundedOverFrames) {
+  Limits limits;
+  limits.max_output_pixels = 50'000'000;
+  const SourceInfo jpeg = source_of(Format::kJpeg, 1200, 800);
+  const Plan huge = plan_geometry(jpeg.size, {8192, 8192, Fit::kFill, true});
+  EXPECT_EQ(output_pixels(jpeg, huge, Format::kPng), 8192ull * 8192);
+  EXPECT_THROW(check_output_pixels(jpeg, huge, Format::kPng, limits), Error);
+  EXPECT_NO_THROW(check_output_pixels(jpeg, plan_geometry(jpeg.size, {}), Format::kPng, limits));
+  SourceInfo gif = source_of(Format::kGif, 1000, 1000);
+  gif.frames = 60;
+  const Plan same = plan_geometry(gif.size, {});
+  EXPECT_THROW(check_output_pixels(gif, same, Format::kGif, limits), Error) << "60 MP over all frames";
+  EXPECT_NO_THROW(check_output_pixels(gif, same, Format::kPng, limits)) << "a PNG keeps one frame";
+}
+
+TEST(AdmissionTest, AdmitsWithinTheBudgetAndReleasesWithTheTicket) {
+  Admission admission(100 * kMiB, 4);
+  const auto deadline = Admission::Clock::now() + milliseconds(2000);
+  auto a = admission.admit(60 * kMiB, deadline);
+  auto b = admission.admit(40 * kMiB, deadline);
+  EXPECT_EQ(admission.admitted_bytes(), 100 * kMiB);
+  a.reset();
+  EXPECT_EQ(admission.admitted_bytes(), 40 * kMiB);
+  b.reset();
+  EXPECT_EQ(admission.admitted_bytes(), 0u);
+}
+
+TEST(AdmissionTest, AJobLargerThanTheBudgetIsTooLarge) {
+  Admission admission(100 * kMiB, 4);
+  try {
+    admission.admit(101 * kMiB, Admission::Clock::now() + milliseconds(1000));
+    FAIL() << "admitted";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.kind(), ErrorKind::kTooLarge);
+  }
+}
+
+TEST(AdmissionTest, AWaiterIsAdmittedWhenRoomIsMade) {
+  Admission admission(100 * kMiB, 4);
+  auto held = admission.admit(80 * kMiB, Admission::Clock::now() + milliseconds(1000));
+  std::atomic<bool> admitted{false};
+  std::thread waiter([&] {
+    auto ticket = admission.admit(50 * kMiB, Admission::Clock::now() + std::chrono::seconds(30));
+    admitted = true;
+  });
+  while (admission.waiting() == 0) std::this_thread::sleep_for(milliseconds(1));
+  EXPECT_FALSE(admitted.load());
+  held.reset();
+  waiter.join();
+  EXPECT_TRUE(admitted.load());
+  EXPECT_EQ(admission.admitted_bytes(), 0u);
+}
+
+TEST(AdmissionTest, NoRoomBeforeTheDeadlineOrTooManyWaitingIsOverloaded) {
+  Admission admission(100 * kMiB, 1);
+  auto held = admission.admit(100 * kMiB, Admission::Clock::now() + milliseconds(1000));
+  try {
+    admission.admit(kMiB, Admission::Clock::now() + milliseconds(20));
+    FAIL() << "admitted";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.kind(), ErrorKind::kOverloaded);
+  }
+  std::thread waiter(
+      [&] { EXPECT_THROW(admission.admit(kMiB, Admission::Clock::now() + milliseconds(300)), Error); });
+  while (admission.waiting() == 0) std::this_thread::sleep_for(milliseconds(1));
+  try {
+    admission.admit(kMiB, Admission::Clock::now() + std::chrono::seconds(30));
+    FAIL() << "a second waiter was let in";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.kind(), ErrorKind::kOverloaded);
+  }
+  waiter.join();
+}
+
+TEST(AdmissionTest, TheDefaultBudgetComesFromTheCgroupOrTheMachine) {
+  EXPECT_EQ(parse_memory_max("max\n"), 0u);
+  EXPECT_EQ(parse_memory_max("2147483648\n"), 2147483648u);
+  EXPECT_EQ(parse_memory_max(""), 0u);
+  EXPECT_EQ(parse_mem_total("MemTotal:       25165824 kB\nMemFree:  1 kB\n"), 25165824ull << 10);
+  EXPECT_EQ(parse_mem_total("MemFree: 1 kB\n"), 0u);
+  const std::uint64_t budget = default_memory_budget(64 * kMiB);
+  EXPECT_GE(budget, 64 * kMiB);
+}
+
+}  // namespace
+}  // namespace imageflex
