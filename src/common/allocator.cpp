@@ -18,8 +18,10 @@ namespace imageflex {
 // - dirty_decay_ms 1000 (default 10 s), muzzy_decay_ms 0: pages freed by a transform's decode
 //   buffers are returned to the kernel about a second later, straight away with MADV_DONTNEED
 //   (RSS falls at once) rather than through a second, lazily-freed stage.
+extern "C" {
 // NOLINTNEXTLINE(cppcoreguidelines-avoid-non-const-global-variables): the name and type jemalloc reads
-extern "C" const char* malloc_conf = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0";
+const char* malloc_conf = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0";
+}
 
 namespace {
 

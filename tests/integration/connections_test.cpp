@@ -217,7 +217,9 @@ TEST(ConnectionsTest, SlowlorisIsCutAfterTheHeaderTimeout) {
     if (!slow.send(head.substr(sent, 1))) break;
     ++sent;
     slow.read_some(1024, 0.2);  // notices a close; a response would be a failure below
-    if (sent == 3) EXPECT_EQ(service->get("/_imageflex/health").status, 200) << "others are served meanwhile";
+    if (sent == 3) {
+      EXPECT_EQ(service->get("/_imageflex/health").status, 200) << "others are served meanwhile";
+    }
   }
   const double cut_after = seconds_since(started);
   EXPECT_TRUE(slow.closed() || !slow.send("x")) << "still open after " << cut_after << " s";
