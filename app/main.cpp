@@ -1,8 +1,8 @@
 // imageflex: the server (`serve`) and a CLI over the same core (`convert`, `sign`).
 #include <charconv>
 #include <cstdio>
-#include <ctime>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <map>

@@ -8,8 +8,8 @@
 
 #include <sys/stat.h>
 
-#include <memory>
 #include <atomic>
+#include <memory>
 #include <string>
 
 #include "common/unique_fd.h"
