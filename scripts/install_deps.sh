@@ -12,8 +12,9 @@ packages=(g++ cmake ninja-build pkg-config make libvips-dev libboost1.74-dev lib
 if [ "$what" = test ]; then
   # liblcms2-utils: the colour reference (jpgicc, tificc); libgs-common: CMYK and grey ICC profiles.
   # clang-14, libclang-rt-14-dev: the fuzz targets (fuzz/), libFuzzer with ASan and UBSan.
+  # python3, openssl: the signing recipes of docs/operations.md, run by UrlGuardsServerTest.
   packages+=(swift swift-proxy swift-account swift-container swift-object memcached nginx-light curl
-             liblcms2-utils libgs-common clang-tidy clang-14 libclang-rt-14-dev)
+             liblcms2-utils libgs-common clang-tidy clang-14 libclang-rt-14-dev python3 openssl)
 fi
 missing=()
 for p in "${packages[@]}"; do
