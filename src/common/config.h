@@ -47,6 +47,7 @@ struct Config {
   int io_threads = 2;        // HTTP I/O threads (never run libvips)
   int handler_threads = 16;  // threads that talk to storage and wait on transforms
   int handler_queue = 256;   // requests waiting for a handler thread; beyond: 503
+  int miss_threads = 0;      // handler threads that may wait on transforms at once; 0 = half of them
   // The HTTP front against hostile or broken clients (src/http/server.cpp).
   int max_connections = 10000;    // open client connections; at the cap, accepting pauses
   int header_timeout_ms = 10000;  // a request head must arrive whole within this

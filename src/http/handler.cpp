@@ -1,5 +1,6 @@
 #include "http/handler.h"
 
+#include <algorithm>
 #include <cmath>
 #include <ctime>
 #include <future>
@@ -15,6 +16,23 @@
 
 namespace imageflex {
 namespace {
+
+// Holds one of a bounded number of places, or refuses at once (503).
+class CountedPlace {
+ public:
+  CountedPlace(std::atomic<int>& count, int limit) : count_(count) {
+    if (count_.fetch_add(1) >= limit) {
+      count_.fetch_sub(1);
+      throw Error(ErrorKind::kOverloaded, "too many images being made; retry shortly");
+    }
+  }
+  ~CountedPlace() { count_.fetch_sub(1); }
+  CountedPlace(const CountedPlace&) = delete;
+  CountedPlace& operator=(const CountedPlace&) = delete;
+
+ private:
+  std::atomic<int>& count_;
+};
 
 // Waits for a transform until the request's deadline; past it, a 504.
 template <typename Future>
@@ -61,6 +79,7 @@ Handler::Handler(const Config& config, Storage& storage)
       admission_(config.memory_budget_bytes > 0 ? config.memory_budget_bytes
                                                 : default_memory_budget(config.memory_cache_bytes),
                  static_cast<std::size_t>(config.queue)),
+      miss_threads_(config.miss_threads > 0 ? config.miss_threads : std::max(1, config.handler_threads / 2)),
       transforms_(config.workers, static_cast<std::size_t>(config.queue), end_vips_job) {}
 
 Handler::~Handler() = default;
@@ -273,8 +292,12 @@ Handler::VariantPtr Handler::produce_variant(const Exchange& exchange, const Ima
   // the job waits for room in the memory budget (or gets 503), before the original is read.
   const Plan plan = plan_geometry(probed.source.size, variant.geometry);
   check_output_pixels(probed.source, plan, *variant.format, config_.limits);
+  std::optional<CountedPlace> place;
   std::shared_ptr<Admission::Ticket> admitted;
   try {
+    // A miss holds this handler thread until its transform ends: beyond --miss-threads of
+    // them at once, refuse at once, so hits, originals and new requests keep the rest.
+    place.emplace(misses_in_progress_, miss_threads_);
     admitted = admission_.admit(estimate_memory(probed.source, probed.size, plan, *variant.format),
                                 exchange.deadline);
   } catch (const Error& error) {
@@ -350,6 +373,7 @@ std::string Handler::stats_json() const {
       {"store_errors", stats_.store_errors.load()},
       {"queued", transforms_.queued()},
       {"running", transforms_.running()},
+      {"misses_in_progress", misses_in_progress_.load()},
       {"memory_cache_bytes", memory_cache_.size_bytes()},
       {"memory_budget_bytes", admission_.budget_bytes()},
       {"memory_admitted_bytes", admission_.admitted_bytes()},

@@ -109,7 +109,9 @@ class Handler {
   Storage& storage_;
   MemoryCache memory_cache_;
   ProbeCache probes_;
-  Admission admission_;  // before transforms_: the jobs hold its tickets
+  Admission admission_;                     // before transforms_: the jobs hold its tickets
+  const int miss_threads_;                  // handler threads that may wait on transforms at once
+  std::atomic<int> misses_in_progress_{0};  // those waiting now
   SingleFlight<VariantPtr> flights_;
   Stats stats_;
   WorkerPool transforms_;  // last: its threads stop before the rest is destroyed
