@@ -18,20 +18,10 @@ namespace {
 
 constexpr int kMaxDimension = 8192;
 
-std::string_view fit_query_value(Fit fit) {
-  switch (fit) {
-    case Fit::kCover: return "cover";
-    case Fit::kContain: return "contain";
-    case Fit::kInside: return "inside";
-    case Fit::kFill: return "fill";
-  }
-  return "cover";
-}
-
 // The request as a URL in one canonical spelling, from the parsed fields alone.
 std::string rebuild_target(const ImageRequest& request) {
   std::string target = "/" + uri_encode(request.key, false) +
-                       "?fit=" + std::string(fit_query_value(request.geometry.fit)) +
+                       "?fit=" + std::string(fit_name(request.geometry.fit)) +
                        "&enlarge=" + (request.geometry.enlarge ? "true" : "false");
   if (request.geometry.width > 0) target += "&w=" + std::to_string(request.geometry.width);
   if (request.geometry.height > 0) target += "&h=" + std::to_string(request.geometry.height);

@@ -4,7 +4,6 @@
 #include "common/text.h"
 
 namespace imageflex {
-namespace {
 
 std::string_view fit_name(Fit fit) {
   switch (fit) {
@@ -15,8 +14,6 @@ std::string_view fit_name(Fit fit) {
   }
   return "cover";
 }
-
-}  // namespace
 
 std::string canonical_parameters(const ImageRequest& request, const AcceptedFormats& accepted,
                                  const Quality& defaults) {

@@ -26,6 +26,9 @@ namespace imageflex {
 // the new names start clean rather than mix with v2 names meaning other requests.
 inline constexpr std::string_view kPipelineVersion = "v3";
 
+// A fit as the URL spells it (fit=cover), which keys use too.
+std::string_view fit_name(Fit fit);
+
 // The parameters part. Without f=, the negotiation input (which modern formats the
 // client accepts) is part of the name, since the output format follows from it.
 std::string canonical_parameters(const ImageRequest& request, const AcceptedFormats& accepted,
