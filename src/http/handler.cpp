@@ -49,7 +49,9 @@ void throw_unless_ok(GetStatus status) {
     case GetStatus::kNotModified: return;
     case GetStatus::kNotFound: throw Error(ErrorKind::kNotFound, "no such image");
     case GetStatus::kTooLarge: throw Error(ErrorKind::kTooLarge, "image is larger than the source limit");
-    case GetStatus::kPreconditionFailed: throw Error(ErrorKind::kInternal, "unexpected precondition failure");
+    // Reads set If-Match only to pin the original's version a variant key names.
+    case GetStatus::kPreconditionFailed:
+      throw Error(ErrorKind::kSourceChanged, "image changed while being read; retry");
   }
 }
 
@@ -225,9 +227,6 @@ ProbeCache::Entry Handler::probe_original(const std::string& key, const ObjectIn
   options.if_match = original.etag;  // the version the variant will be named after
   options.first_bytes = kHeaderBytes;
   GetResult got = storage_.get(key, options);
-  if (got.status == GetStatus::kPreconditionFailed) {
-    throw Error(ErrorKind::kSourceChanged, "image changed while being read; retry");
-  }
   throw_unless_ok(got.status);
   std::optional<SourceInfo> source = probe_prefix(got.object.bytes, got.object.info.size, config_.limits);
   if (!source) {
@@ -235,9 +234,6 @@ ProbeCache::Entry Handler::probe_original(const std::string& key, const ObjectIn
     // original, within the byte limit (the store checks it before reading).
     options.first_bytes = 0;
     got = storage_.get(key, options);
-    if (got.status == GetStatus::kPreconditionFailed) {
-      throw Error(ErrorKind::kSourceChanged, "image changed while being read; retry");
-    }
     throw_unless_ok(got.status);
     source = probe(got.object.bytes, config_.limits);
   }
@@ -310,9 +306,6 @@ Handler::VariantPtr Handler::produce_variant(const Exchange& exchange, const Ima
   options.max_bytes = config_.limits.max_source_bytes;
   options.if_match = original.etag;
   GetResult got = storage_.get(variant.key, options);
-  if (got.status == GetStatus::kPreconditionFailed) {
-    throw Error(ErrorKind::kSourceChanged, "image changed while being read; retry");
-  }
   throw_unless_ok(got.status);
   auto source = std::make_shared<const Object>(std::move(got.object));
 
