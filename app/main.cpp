@@ -39,8 +39,16 @@ void print_help() {
             << "  imageflex lambda [--setting value ...]  serve AWS Lambda invocations (its bootstrap)\n"
             << "  imageflex sign PATH?QUERY [--expires-in SECONDS]\n"
             << "                                          print the URL signed with the first of sign-keys\n"
+            << "  imageflex params                        print the URL parameters' names, one per line\n"
             << "  imageflex --help | --version\n\n"
-            << "settings (flag, environment, default); flags win over the environment:\n";
+            << "URL parameters (GET /KEY?name=value&...; any other parameter is ignored):\n";
+  auto print_parameter = [](const UrlParameter& p) {
+    std::string name = "  " + std::string(p.name) + "=" + std::string(p.values);
+    std::cout << name << std::string(name.size() < 40 ? 40 - name.size() : 1, ' ') << p.meaning << "\n";
+  };
+  for (const auto& p : kImageParameters) print_parameter(p);
+  for (const auto& p : kSignatureParameters) print_parameter(p);
+  std::cout << "\nsettings (flag, environment, default); flags win over the environment:\n";
   for (const auto& s : settings()) {
     std::string flag = "  --" + s.flag;
     std::cout << flag << std::string(flag.size() < 28 ? 28 - flag.size() : 1, ' ') << s.env << "  ["
@@ -160,6 +168,12 @@ int main(int argc, char** argv) {
     }
     if (command == "--version") {
       std::cout << "imageflex " << kVersion << "\n";
+      return 0;
+    }
+    if (command == "params") {
+      // The names an edge must keep in its cache key and forward (deploy/edge reads them).
+      for (auto name : kQueryParameters) std::cout << name << "\n";
+      for (auto name : kSignatureParameterNames) std::cout << name << "\n";
       return 0;
     }
     if (command == "serve") return serve(rest);

@@ -146,8 +146,8 @@ ImageRequest parse_request(std::string_view target, int max_dimension) {
     if (!name || !value) bad("query has a malformed percent escape");
     // Unknown parameters are ignored (and never make a variant).
     const auto known = std::find(kQueryParameters.begin(), kQueryParameters.end(), *name);
-    const bool signing = std::find(kSignatureParameters.begin(), kSignatureParameters.end(), *name) !=
-                         kSignatureParameters.end();
+    const bool signing = std::find(kSignatureParameterNames.begin(), kSignatureParameterNames.end(), *name) !=
+                         kSignatureParameterNames.end();
     if (known == kQueryParameters.end() && !signing) continue;
     if (!seen.insert(*name).second) bad(*name + " is given more than once");
     if (signing) {

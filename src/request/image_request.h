@@ -9,6 +9,7 @@
 
 #include "image/format.h"
 #include "image/geometry.h"
+#include "request/parameters.h"
 
 namespace imageflex {
 
@@ -18,14 +19,6 @@ inline constexpr std::size_t kMaxQueryBytes = 2048;
 // Every path under this first segment belongs to the service (variants, health, stats)
 // and is never an original.
 inline constexpr std::string_view kReservedSegment = "_imageflex";
-
-// The query parameters that make a variant; every other parameter is ignored. The CDN
-// keeps exactly these (deploy/aws/functions/viewer-request.js; a unit test compares them).
-inline constexpr std::array<std::string_view, 6> kQueryParameters = {"w", "h", "fit", "enlarge", "f", "q"};
-
-// The parameters of a signed URL (request/url_guards.h): they say who may ask, never what
-// is made, so they never enter a variant's key. The CDN forwards them too.
-inline constexpr std::array<std::string_view, 2> kSignatureParameters = {"exp", "s"};
 
 struct ImageRequest {
   std::string key;  // the original's key: decoded, validated, no leading '/'

@@ -2,6 +2,7 @@
 #include "common/allocator.h"
 #include "common/config.h"
 #include "integration.h"
+#include "request/parameters.h"
 
 namespace imageflex::test {
 namespace {
@@ -22,6 +23,26 @@ TEST(CliTest, TheReadmeDocumentsEverySetting) {
     EXPECT_NE(readme.find("`--" + s.flag + "`"), std::string::npos) << s.flag;
     EXPECT_NE(readme.find("`" + s.env + "`"), std::string::npos) << s.env;
   }
+}
+
+// The URL parameters have one table (request/parameters.h); --help, `imageflex params` (what
+// an edge keys on) and the README's URL API table are its copies, so each must list every row.
+TEST(CliTest, HelpParamsAndTheReadmeListEveryUrlParameter) {
+  const auto help = run_command({imageflex_binary(), "--help"});
+  const auto params = run_command({imageflex_binary(), "params"});
+  EXPECT_EQ(params.status, 0);
+  const std::string readme = read_file(source_dir() + "/README.md");
+  const auto api = readme.substr(readme.find("## The URL API"));
+  std::vector<UrlParameter> rows(kImageParameters.begin(), kImageParameters.end());
+  rows.insert(rows.end(), kSignatureParameters.begin(), kSignatureParameters.end());
+  std::string expected;
+  for (const auto& p : rows) {
+    const std::string name(p.name);
+    expected += name + "\n";
+    EXPECT_NE(help.output.find("  " + name + "=" + std::string(p.values)), std::string::npos) << name;
+    EXPECT_NE(api.find("| `" + name + "` |"), std::string::npos) << name << " has no row in the README";
+  }
+  EXPECT_EQ(params.output, expected);
 }
 
 TEST(CliTest, BadConfigurationFailsAtStartNamingTheSetting) {

@@ -122,7 +122,7 @@ TEST(AcceptTableTest, TheEdgeKeepsExactlyTheParametersTheParserReads) {
   // The image parameters and a signed URL's own, which must reach the service too.
   std::vector<std::string> parser(kQueryParameters.begin(), kQueryParameters.end());
   std::vector<std::string> forwarded = parser;
-  forwarded.insert(forwarded.end(), kSignatureParameters.begin(), kSignatureParameters.end());
+  forwarded.insert(forwarded.end(), kSignatureParameterNames.begin(), kSignatureParameterNames.end());
   std::sort(edge.begin(), edge.end());
   std::sort(forwarded.begin(), forwarded.end());
   EXPECT_EQ(edge, forwarded);

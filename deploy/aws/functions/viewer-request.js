@@ -11,7 +11,7 @@
 // exactly; both are tested on tests/data/accept_headers.tsv. The stack reads this file as is,
 // and reads QUERY_PARAMETERS from it for the cache policy. No ES modules in this runtime.
 
-// The parameters src/request/image_request.h reads (a C++ test compares): kQueryParameters,
+// The parameters src/request/parameters.h lists (tests compare): kImageParameters,
 // which make the image, then kSignatureParameters, which a signed URL carries to the service.
 var QUERY_PARAMETERS = ['w', 'h', 'fit', 'enlarge', 'f', 'q', 'exp', 's'];
 

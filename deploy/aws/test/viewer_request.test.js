@@ -108,15 +108,16 @@ test('a repeated parameter reaches the service repeated (its 400), also when spe
 });
 
 test('the function keeps exactly the parameters the service parser reads', () => {
-  // The C++ side: kQueryParameters and kSignatureParameters in src/request/image_request.h
-  // (the parser's only lists).
-  const header = fs.readFileSync(path.join(REPO, 'src', 'request', 'image_request.h'), 'utf8');
+  // The C++ side: the rows of kImageParameters and kSignatureParameters in
+  // src/request/parameters.h (the parser's only table).
+  const header = fs.readFileSync(path.join(REPO, 'src', 'request', 'parameters.h'), 'utf8');
   const parser = [];
-  for (const list of ['kQueryParameters', 'kSignatureParameters']) {
-    const cpp = new RegExp(list + ' = \\{([^}]*)\\}').exec(header);
-    assert.ok(cpp, list + ' not found in image_request.h');
-    parser.push(...[...cpp[1].matchAll(/"([^"]*)"/g)].map((m) => m[1]));
+  for (const table of ['kImageParameters', 'kSignatureParameters']) {
+    const cpp = new RegExp(table + ' = \\{\\{([\\s\\S]*?)\\}\\};').exec(header);
+    assert.ok(cpp, table + ' not found in parameters.h');
+    parser.push(...[...cpp[1].matchAll(/^\s*\{"([^"]*)",/gm)].map((m) => m[1]));
   }
+  assert.ok(parser.includes('w') && parser.includes('s'));
   parser.sort();
   const edge = [...vm.runInContext(SOURCE + '\nQUERY_PARAMETERS', vm.createContext({}))].sort();
   assert.deepEqual(edge, parser);
