@@ -215,11 +215,16 @@ class Peers:
 
     def __init__(self, binary, root, tmp):
         self.ours = Server(binary, root, [], os.path.join(tmp, "imageflex.log"))
-        self.sharp = Process(SHARP, ["node", os.path.join(PEERS_DIR, "sharp_origin.mjs"), "--dir", root,
-                                     "--port", str(port := free_port())], port, os.path.join(tmp, "sharp.log"))
-        ipx_bin = os.path.join(PEERS_DIR, "node_modules", "ipx", "bin", "ipx.mjs")
-        self.ipx = Process(IPX, ["node", ipx_bin, "serve", "--dir", root, "--host", "127.0.0.1",
-                                 "--port", str(port := free_port())], port, os.path.join(tmp, "ipx.log"))
+        self.sharp = self.ipx = None
+        try:
+            self.sharp = Process(SHARP, ["node", os.path.join(PEERS_DIR, "sharp_origin.mjs"), "--dir", root,
+                                         "--port", str(port := free_port())], port, os.path.join(tmp, "sharp.log"))
+            ipx_bin = os.path.join(PEERS_DIR, "node_modules", "ipx", "bin", "ipx.mjs")
+            self.ipx = Process(IPX, ["node", ipx_bin, "serve", "--dir", root, "--host", "127.0.0.1",
+                                     "--port", str(port := free_port())], port, os.path.join(tmp, "ipx.log"))
+        except BaseException:  # a peer that did not start exits the run: stop what did start
+            self.stop()
+            raise
 
     def each(self):
         """(name, port, pid, URL builder) of each server."""
@@ -229,7 +234,8 @@ class Peers:
 
     def stop(self):
         for server in (self.ours, self.sharp, self.ipx):
-            server.stop()
+            if server is not None:
+                server.stop()
 
 
 # ---------------------------------------------------------------- load
@@ -307,14 +313,21 @@ def wrk(url, seconds, connections, headers=()):
             "avg_bytes": figures["bytes"] / max(1, figures["requests"])}
 
 
-def mean_per_photo(ok, photos=12):
-    """Mean output bytes over the photos: each photo's mean first, so servers that got through
-    different numbers of requests (and so of each photo) are compared on the same pictures."""
+def bytes_per_photo(ok, photos=12):
+    """Each photo's mean output bytes (the paths cycle through the 12 photos)."""
     per_photo = {}
     for r in ok:
         per_photo.setdefault(r[3] % photos, []).append(r[2])
-    means = [sum(v) / len(v) for v in per_photo.values()]
-    return sum(means) / len(means) if means else float("nan")
+    return {photo: sum(v) / len(v) for photo, v in per_photo.items()}
+
+
+def same_pictures(rows):
+    """Average bytes over the photos every server of a workload answered: servers that got through
+    different numbers of requests are compared on the same pictures."""
+    common = set.intersection(*(set(r["per_photo"]) for r in rows))
+    for r in rows:
+        r["avg_bytes"] = sum(r["per_photo"][p] for p in common) / len(common) if common else float("nan")
+        r["photos"] = len(common)
 
 
 def summary(results, elapsed):
@@ -325,7 +338,7 @@ def summary(results, elapsed):
         counts[r[0] or "error"] = counts.get(r[0] or "error", 0) + 1
     return {"n": len(results), "rps": len(ok) / elapsed if elapsed else 0, "p50": percentile(latencies, 0.5),
             "p95": percentile(latencies, 0.95), "p99": percentile(latencies, 0.99),
-            "avg_bytes": mean_per_photo(ok),
+            "per_photo": bytes_per_photo(ok),
             "statuses": ", ".join(f"{k}: {v}" for k, v in sorted(counts.items(), key=str))}
 
 
@@ -395,9 +408,9 @@ def run_misses(args, peers, corpus, root, tmp):
             if len(results) >= len(paths):
                 row["statuses"] += " (ran out of paths: raise --max-miss-rate)"
             log(f"  {label:<22} {name:<13} {row['rps']:7.1f} r/s  p50 {row['p50']:6.0f} ms  "
-                f"p99 {row['p99']:6.0f} ms  {row['avg_bytes'] / 1024:6.1f} KiB  peak {row['peak_rss']:.0f} MiB  "
-                f"[{row['statuses']}]")
+                f"p99 {row['p99']:6.0f} ms  peak {row['peak_rss']:.0f} MiB  [{row['statuses']}]")
             rows.append(row)
+        same_pictures(rows[-len(MISS_SERVERS):])
     return rows
 
 
@@ -766,7 +779,8 @@ def report(args, context, misses, hits, cold, soak, verdicts, chart_names, chart
         f"server and workload, at least {args.miss_at_least} requests; hits: wrk, 2 threads, {args.hit_connections} connections, {args.hit_seconds} s; "
         f"SSIM over the first {args.keep} outputs of each run).",
         "",
-        "Misses (fit into 512x512, every request a new variant):",
+        "Misses (fit into 512x512, every request a new variant; avg KiB over the photos all three servers "
+        "answered in that workload):",
         "",
         "| workload | server | req/s | p50 ms | p95 ms | p99 ms | peak RSS MiB | CPU ms/req | avg KiB | SSIM "
         "| ours/peer req/s | ours/peer bytes | statuses |",
@@ -910,7 +924,8 @@ def main():
     print()
     print(text)
     with open(os.path.join(OUT, "peers.json"), "w") as out:
-        json.dump({"context": context, "misses": [{k: v for k, v in r.items() if k != "kept"} for r in misses],
+        json.dump({"context": context, "misses": [{k: v for k, v in r.items() if k not in ("kept", "per_photo")}
+                                                  for r in misses],
                    "hits": hits, "cold": cold, "soak": soak}, out, indent=1, default=str)
     with open(os.path.join(OUT, "results.md"), "a") as results:
         results.write(text + "\n")
