@@ -4,7 +4,7 @@ LISTEN ?= 127.0.0.1:8080
 ROOT ?= samples
 JOBS ?= $(shell nproc)
 
-.PHONY: all build server run test test-sanitize unit integration bench deps test-deps clean format tidy fuzz
+.PHONY: all build server run test test-sanitize unit integration bench bench-deps deps test-deps clean format tidy fuzz
 
 all: build
 
@@ -55,9 +55,13 @@ integration: test-deps
 	@$(MAKE) --no-print-directory build
 	cd $(BUILD) && ctest --output-on-failure -L integration
 
-bench: test-deps
+# BENCH_QUICK=1 make bench: the whole harness in ~5 minutes, to check it (bench/run.sh lists the knobs).
+bench: bench-deps
 	@$(MAKE) --no-print-directory build
 	bash bench/run.sh
+
+bench-deps:
+	@bash scripts/install_deps.sh bench
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.h')

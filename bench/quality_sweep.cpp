@@ -15,6 +15,10 @@
 //
 //   quality_sweep --compare REFERENCE TEST   prints the SSIM of two same-sized images
 //                                            (to check the metric against another tool)
+//   quality_sweep --score < PAIRS            reads "ORIGINAL<TAB>OUTPUT" lines (any server's output of
+//                                            ORIGINAL, any size) and prints the SSIM of each OUTPUT
+//                                            against a reference downscale of ORIGINAL to its size
+//                                            (bench/peers.py scores the peers' outputs this way)
 #include <vips/vips8>
 
 #include "image/colour.h"
@@ -204,6 +208,60 @@ double ssim(const VImage& reference_luma, const VImage& test_luma) {
   return map.avg();
 }
 
+// The reference an output of a server is scored against: the original decoded in full (no
+// shrink-on-load, which is what the servers do and should not be the yardstick), to sRGB,
+// and shrunk to the output's exact size with Lanczos 3, which none of the servers' fast
+// paths use alone.
+VImage reference_downscale(const VImage& original, int width, int height) {
+  VImage image = imageflex::to_srgb8(original.autorot());
+  if (image.has_alpha()) {
+    image = image.flatten(VImage::option()->set("background", std::vector<double>{255, 255, 255}));
+  }
+  const double hscale = static_cast<double>(width) / image.width();
+  const double vscale = static_cast<double>(height) / image.height();
+  return image.resize(hscale, VImage::option()->set("vscale", vscale)->set("kernel", VIPS_KERNEL_LANCZOS3))
+      .copy_memory();
+}
+
+// An output as a browser shows it: decoded to 8-bit sRGB, alpha flattened on white.
+VImage decoded_srgb(const std::string& path) {
+  VImage image = VImage::new_from_file(path.c_str());
+  image = imageflex::to_srgb8(image);
+  if (image.has_alpha()) {
+    image = image.flatten(VImage::option()->set("background", std::vector<double>{255, 255, 255}));
+  }
+  return image.copy_memory();
+}
+
+// --score: one "ORIGINAL<TAB>OUTPUT" per line; prints "SSIM" per line ("nan" when unreadable).
+// The decoded original is kept while consecutive lines name it, so sorted input decodes each once.
+int score_pairs() {
+  std::string line;
+  std::string loaded;
+  VImage original;
+  while (std::getline(std::cin, line)) {
+    const auto tab = line.find('\t');
+    if (tab == std::string::npos) continue;
+    try {
+      const std::string original_path = line.substr(0, tab);
+      if (original_path != loaded) {
+        original =
+            VImage::new_from_file(original_path.c_str(), VImage::option()->set("access", VIPS_ACCESS_RANDOM))
+                .copy_memory();
+        loaded = original_path;
+      }
+      VImage output = decoded_srgb(line.substr(tab + 1));
+      VImage reference = reference_downscale(original, output.width(), output.height());
+      std::printf("%.6f\n", ssim(luma(reference), luma(output)));
+    } catch (const vips::VError& error) {
+      std::cerr << "quality_sweep: " << line << ": " << error.what() << "\n";
+      std::printf("nan\n");
+    }
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
 struct Measurement {
   std::size_t bytes = 0;
   double encode_ms = 0;  // wall clock, median
@@ -274,6 +332,7 @@ int main(int argc, char** argv) {
       std::printf("%.6f\n", ssim(luma(a), luma(b)));
       return 0;
     }
+    if (argc == 2 && std::string(argv[1]) == "--score") return score_pairs();
     const Options options = parse_options(argc, argv);
     std::vector<Case> cases;
     for (int q : options.jpeg_q) cases.push_back({Codec::kJpeg, q, -1});

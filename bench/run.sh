@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
-# The HTTP benchmark `make bench` runs after the build (see BENCHMARKS.md):
+# The benchmarks `make bench` runs after the build (see BENCHMARKS.md). First Image Flex alone:
 #   1. originals served as they are          wrk, fixed duration
 #   2. a warm variant from the memory cache  wrk (X-Cache: hit-memory)
 #   3. a warm variant from the store         wrk, server started with --memory-cache-mb 0 (X-Cache: hit-store)
 #   4. cold transforms                       distinct variants one at a time with curl: first-request latency
 #   5. peak RSS of each server               VmHWM from /proc/PID/status after its runs
-# then the shield benchmarks (bench/shield.py: a memory storm of 32 large AVIF misses, and
-# overload at twice the sustainable miss rate; ~4 min) and the quality sweep (bench/quality.sh
-# --quick). Prints Markdown tables and appends them, with the date, the machine and the
-# commands, to bench/out/results.md.
+# then side by side with the peers (bench/peers.py: a sharp origin, ipx and nginx on the same
+# photos; misses, hits, cold first bytes, a 10-minute soak; ~17 min), the shield benchmarks
+# (bench/shield.py: a memory storm of 32 large AVIF misses, and overload at twice the sustainable
+# miss rate; ~4 min) and, when asked, the quality sweep (bench/quality.sh --quick). Prints
+# Markdown tables and appends them, with the date, the machine and the commands, to
+# bench/out/results.md.
 #
 # Every request goes to 127.0.0.1, to servers this script starts and stops. Knobs:
 #   BUILD=build  BENCH_DURATION=8 (s per wrk run, <= 10)  BENCH_CONNECTIONS=32  BENCH_COLD=20 (per format)
-#   BENCH_SHIELD=0 skips the shield benchmarks; BENCH_RECORD=1 also appends their report to BENCHMARKS.md;
-#   their own knobs (STORM_COUNT=32, SETTLE=60, CALIBRATE_SECONDS=15, OVERLOAD_SECONDS=30) are in shield.py.
-#   BENCH_QUALITY=0 skips the quality sweep.
+#   BENCH_QUICK=1: a quick check of the whole harness (~5 min): short runs, a 1-minute soak, no shield.
+#   BENCH_PEERS=0 skips the side by side; its knobs (MISS_SECONDS, HIT_SECONDS, SOAK_SECONDS, ...) are in peers.py.
+#   BENCH_SHIELD=0 skips the shield benchmarks; their own knobs (STORM_COUNT=32, SETTLE=60,
+#   CALIBRATE_SECONDS=15, OVERLOAD_SECONDS=30) are in shield.py.
+#   BENCH_RECORD=1 also appends the side by side's and the shield's reports to BENCHMARKS.md.
+#   BENCH_QUALITY=1 adds the quick quality sweep (2-4 min; it chose the defaults, it compares no peer).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,10 +27,18 @@ cd "$root"
 build=${BUILD:-build}
 bin=$build/imageflex
 out=bench/out
-duration=${BENCH_DURATION:-8}
+quick=${BENCH_QUICK:-0}
+if [ "$quick" = 1 ]; then
+  duration=${BENCH_DURATION:-3}
+  cold_per_format=${BENCH_COLD:-5}
+  shield=${BENCH_SHIELD:-0}
+else
+  duration=${BENCH_DURATION:-8}
+  cold_per_format=${BENCH_COLD:-20}
+  shield=${BENCH_SHIELD:-1}
+fi
 connections=${BENCH_CONNECTIONS:-32}
 threads=2
-cold_per_format=${BENCH_COLD:-20}
 [ "$duration" -le 10 ] || { echo "run.sh: BENCH_DURATION is capped at 10 s" >&2; exit 2; }
 [ -x "$bin" ] || { echo "run.sh: $bin is missing; run 'make build' first" >&2; exit 1; }
 mkdir -p "$out"
@@ -40,7 +53,7 @@ if ! command -v wrk >/dev/null; then
     { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk >/dev/null; }
 fi
 command -v curl >/dev/null || { echo "run.sh: curl is missing" >&2; exit 1; }
-if [ "${BENCH_SHIELD:-1}" != 0 ] && ! command -v python3 >/dev/null; then
+if ! command -v python3 >/dev/null; then
   [ "$(id -u)" -eq 0 ] || { echo "run.sh: python3 is missing (sudo apt-get install python3)" >&2; exit 1; }
   echo "installing python3"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3 >/dev/null
@@ -230,7 +243,16 @@ report=$out/http_report.md
 echo
 cat "$report"
 
-if [ "${BENCH_SHIELD:-1}" != 0 ]; then
+if [ "${BENCH_PEERS:-1}" != 0 ]; then
+  echo
+  peers_args=()
+  [ "${BENCH_RECORD:-0}" = 1 ] && peers_args+=(--record)
+  # Writes its own report to bench/out/results.md (and BENCHMARKS.md with --record), charts to
+  # bench/out/charts/ (docs/bench/ with --record).
+  BENCH_QUICK=$quick python3 bench/peers.py --build "$build" "${peers_args[@]}"
+fi
+
+if [ "$shield" != 0 ]; then
   echo
   shield_args=()
   [ "${BENCH_RECORD:-0}" = 1 ] && shield_args+=(--record)
@@ -238,7 +260,7 @@ if [ "${BENCH_SHIELD:-1}" != 0 ]; then
   python3 bench/shield.py --build "$build" "${shield_args[@]}"
 fi
 
-if [ "${BENCH_QUALITY:-1}" != 0 ]; then
+if [ "${BENCH_QUALITY:-0}" != 0 ]; then
   echo
   bash bench/quality.sh --quick
   {

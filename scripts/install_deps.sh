@@ -5,16 +5,25 @@
 #                                   and what `make lambda` bundles with (zip, patchelf, CA certificates)
 #   scripts/install_deps.sh test    build + what the tests use: Swift S3 and nginx (integration), lcms tools (colour), clang-tidy (lint),
 #                                   clang 14 with its libFuzzer runtime (fuzz)
+#   scripts/install_deps.sh bench   test + what `make bench` runs beside the service: wrk (load), gnuplot-nox
+#                                   (charts), Node.js and npm (the sharp and ipx peers; their npm packages are
+#                                   installed by the benchmark itself, npm ci in bench/peers)
 set -euo pipefail
 what=${1:-build}
 packages=(g++ cmake ninja-build pkg-config make libvips-dev libboost1.74-dev libcurl4-openssl-dev libssl-dev
           libgtest-dev googletest nlohmann-json3-dev libjemalloc-dev zip unzip patchelf ca-certificates)
-if [ "$what" = test ]; then
+if [ "$what" = test ] || [ "$what" = bench ]; then
   # liblcms2-utils: the colour reference (jpgicc, tificc); libgs-common: CMYK and grey ICC profiles.
   # clang-14, libclang-rt-14-dev: the fuzz targets (fuzz/), libFuzzer with ASan and UBSan.
   # python3, openssl: the signing recipes of docs/operations.md, run by UrlGuardsServerTest.
   packages+=(swift swift-proxy swift-account swift-container swift-object memcached nginx-light curl
              liblcms2-utils libgs-common clang-tidy clang-14 libclang-rt-14-dev python3 openssl)
+fi
+if [ "$what" = bench ]; then
+  packages+=(wrk gnuplot-nox)
+  # Node.js from Debian (18) or another source (NodeSource's 20 bundles npm): only what is absent.
+  command -v node >/dev/null || packages+=(nodejs)
+  command -v npm >/dev/null || packages+=(npm)
 fi
 missing=()
 for p in "${packages[@]}"; do
