@@ -1,8 +1,10 @@
 #include "common/allocator.h"
 
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <cstddef>
+#include <cstdio>
 
 #ifdef IMAGEFLEX_JEMALLOC
 #include <jemalloc/jemalloc.h>
@@ -42,12 +44,30 @@ AllocatorState allocator_state() {
   state.muzzy_decay_ms = static_cast<long>(read_option<ssize_t>("opt.muzzy_decay_ms", -1));
   return state;
 }
+
+void release_free_memory() {
+  // MALLCTL_ARENAS_ALL (4096): purge the unused dirty pages of every arena.
+  mallctl("arena.4096.purge", nullptr, nullptr, nullptr, 0);
+}
 #else
 // Sanitizer builds: ASan brings its own allocator, so jemalloc is not linked (CMakeLists.txt).
 AllocatorState allocator_state() {
   return {.name = "glibc"};
 }
+
+void release_free_memory() {}  // ASan's allocator keeps its own quarantine: nothing to ask
 #endif
+
+std::uint64_t resident_bytes() {
+  // statm: size, resident, ... in pages. One small read: cheap enough to ask per admission.
+  std::FILE* file = std::fopen("/proc/self/statm", "re");
+  if (file == nullptr) return 0;
+  unsigned long long size = 0;
+  unsigned long long resident = 0;
+  const int read = std::fscanf(file, "%llu %llu", &size, &resident);
+  std::fclose(file);
+  return read == 2 ? resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE)) : 0;
+}
 
 std::string describe_allocator() {
   AllocatorState state = allocator_state();

@@ -3,6 +3,7 @@
 // large transforms back to the kernel within about a second, from a background thread.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace imageflex {
@@ -20,5 +21,12 @@ AllocatorState allocator_state();
 
 // One line for the start-up log: "jemalloc 5.3.0 (background_thread, dirty_decay_ms 1000, ...)".
 std::string describe_allocator();
+
+// The process's resident memory now (/proc/self/statm), in bytes; 0 when unreadable.
+std::uint64_t resident_bytes();
+
+// Hands memory the allocator holds free back to the kernel now, rather than after its decay
+// time: admission calls it when resident memory alone keeps a job waiting.
+void release_free_memory();
 
 }  // namespace imageflex

@@ -186,11 +186,11 @@ const std::vector<Setting>& table() {
       {{"temp-max-age-s", "IF_TEMP_MAX_AGE_S", std::to_string(d.temp_max_age_s),
         "folder store: a .tmp- file (a write cut by a crash) older than this is deleted"},
        integer(&Config::temp_max_age_s, "temp-max-age-s", 1, 86400)},
-      {{"memory-budget-mb", "IF_MEMORY_BUDGET_MB",
-        "0 (= half the cgroup's or machine's memory, less the cache)",
-        "memory the transforms running at once may need, by their estimates, MiB; a transform waits for "
-        "room, "
-        "and one that alone needs more gets 413"},
+      {{"memory-budget-mb", "IF_MEMORY_BUDGET_MB", "0 (= half the cgroup's or machine's memory)",
+        "the process's memory, MiB: a transform starts only while what the process holds at start and in "
+        "the memory cache, plus the running transforms' estimates and its own, fit, and while resident "
+        "memory "
+        "leaves room for its estimate; it waits for room, and one that can never fit gets 413"},
        [](Config& c, const std::string& v) {
          c.memory_budget_bytes = static_cast<std::uint64_t>(parse_integer("memory-budget-mb", v, 0, 1 << 24))
                                  << 20;

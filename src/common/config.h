@@ -57,7 +57,7 @@ struct Config {
   std::uint64_t memory_cache_bytes = 64ull << 20;
   std::uint64_t variant_quota_bytes = 0;  // folder store: variant bytes kept; 0 = unlimited
   int temp_max_age_s = 60;                // folder store: age at which a .tmp- file is a crash's leftover
-  std::uint64_t memory_budget_bytes = 0;  // transforms' estimated memory at once; 0 = derived (admission.h)
+  std::uint64_t memory_budget_bytes = 0;  // the process's memory for admission; 0 = derived (admission.h)
   std::string cache_control_original = "public, max-age=3600";
   std::string cache_control_variant = "public, max-age=86400";
   bool access_log = true;

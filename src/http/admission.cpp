@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "common/error.h"
 
@@ -22,22 +23,55 @@ std::string mib(std::uint64_t bytes) {
 
 }  // namespace
 
-Admission::Admission(std::uint64_t budget_bytes, std::size_t max_waiting)
-    : budget_(budget_bytes), max_waiting_(max_waiting) {}
+Admission::Admission(std::uint64_t budget_bytes, std::size_t max_waiting, Gauges gauges)
+    : budget_(budget_bytes), max_waiting_(max_waiting), gauges_(std::move(gauges)) {}
+
+namespace {
+
+std::uint64_t read_gauge(const std::function<std::uint64_t()>& gauge) {
+  return gauge ? gauge() : 0;
+}
+
+// How often a job held back by resident memory alone looks again: releases notify, but
+// memory handed back to the kernel does not.
+constexpr auto kResidentPoll = std::chrono::milliseconds(20);
+// A purge walks every arena: at most this often, however many jobs wait.
+constexpr auto kReleaseInterval = std::chrono::milliseconds(100);
+
+}  // namespace
+
+bool Admission::fits(std::uint64_t estimate_bytes) const {
+  if (read_gauge(gauges_.reserved) + admitted_ + estimate_bytes > budget_) return false;
+  return admitted_ == 0 || read_gauge(gauges_.resident) + estimate_bytes <= budget_;
+}
 
 std::shared_ptr<Admission::Ticket> Admission::admit(std::uint64_t estimate_bytes,
                                                     Clock::time_point deadline) {
-  if (estimate_bytes > budget_) {
+  const std::uint64_t reserved = read_gauge(gauges_.reserved);
+  const std::uint64_t room = budget_ > reserved ? budget_ - reserved : 0;
+  if (estimate_bytes > room) {
     throw Error(ErrorKind::kTooLarge, "image would need about " + mib(estimate_bytes) +
-                                          " of memory to make, more than the budget of " + mib(budget_));
+                                          " of memory to make, more than the budget leaves (" + mib(room) +
+                                          ")");
   }
   std::unique_lock lock(mutex_);
-  const auto fits = [&] { return admitted_ + estimate_bytes <= budget_; };
-  if (!fits()) {
+  if (!fits(estimate_bytes)) {
     if (waiting_ >= max_waiting_)
       throw Error(ErrorKind::kOverloaded, "too many images being made; retry shortly");
     ++waiting_;
-    const bool admitted = room_.wait_until(lock, deadline, fits);
+    bool admitted = false;
+    while (!admitted && Clock::now() < deadline) {
+      // Estimates over the budget wait for a release; resident memory over it may fall
+      // without one (the allocator's decay), so look again every poll.
+      room_.wait_until(lock, std::min(deadline, Clock::now() + kResidentPoll));
+      admitted = fits(estimate_bytes);
+      if (!admitted && gauges_.release_free_memory && Clock::now() - last_release_ >= kReleaseInterval &&
+          read_gauge(gauges_.reserved) + admitted_ + estimate_bytes <= budget_) {
+        gauges_.release_free_memory();  // only resident memory is in the way: ask for it back
+        last_release_ = Clock::now();
+        admitted = fits(estimate_bytes);
+      }
+    }
     --waiting_;
     if (!admitted) throw Error(ErrorKind::kOverloaded, "too many images being made; retry shortly");
   }
@@ -89,8 +123,7 @@ std::uint64_t default_memory_budget(std::uint64_t memory_cache_bytes) {
   if (memory == 0) memory = parse_mem_total(read_file("/proc/meminfo"));
   if (memory == 0) memory = 1ull << 30;  // neither readable: assume a small machine
   const std::uint64_t half = memory / 2;
-  const std::uint64_t floor = 64ull << 20;
-  return half > memory_cache_bytes + floor ? half - memory_cache_bytes : floor;
+  return std::max<std::uint64_t>(half, memory_cache_bytes + (128ull << 20));
 }
 
 }  // namespace imageflex

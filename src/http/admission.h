@@ -1,12 +1,15 @@
-// Admission by cost: a transform starts only while the memory estimates of the
-// transforms admitted so far, its own included, stay within a budget. A burst of huge
-// images waits or is refused before memory grows, while small ones still fit beside.
+// Admission by cost: a transform starts only while the process's memory, counted as what it
+// holds outside transforms plus the estimates of the transforms admitted so far, its own
+// included, stays within a budget — and while the memory actually resident leaves room for
+// its estimate. A burst of huge images waits or is refused before memory grows, while small
+// ones still fit beside.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -17,8 +20,20 @@ class Admission {
  public:
   using Clock = std::chrono::steady_clock;
 
+  // What the gate reads of the process. Empty functions count as 0 (the unit tests' plain budget).
+  struct Gauges {
+    // Memory held outside transforms that the budget must leave room for: the process's
+    // resident memory at start (code, libvips, buffers) plus the memory cache's bytes now.
+    std::function<std::uint64_t()> reserved;
+    // The process's resident memory now: a job also waits while this plus its estimate is over
+    // the budget, which catches what estimates miss (allocator slack, buffers, decay lag).
+    std::function<std::uint64_t()> resident;
+    // Asked to hand freed memory back when resident memory alone keeps a job waiting.
+    std::function<void()> release_free_memory;
+  };
+
   // `max_waiting`: transforms that may wait for room at once (the transform queue's bound).
-  Admission(std::uint64_t budget_bytes, std::size_t max_waiting);
+  Admission(std::uint64_t budget_bytes, std::size_t max_waiting, Gauges gauges = {});
 
   // Holds its estimate admitted until destroyed: the job owns it until libvips is done.
   class Ticket {
@@ -34,8 +49,10 @@ class Admission {
   };
 
   // Waits until the estimate fits, at most until `deadline`. Throws Error: kTooLarge
-  // when the estimate alone is over the budget (it would never fit), kOverloaded when
-  // max_waiting others already wait or the deadline passes first (503, Retry-After).
+  // when the estimate alone is over the budget less the reserved memory (it would never fit),
+  // kOverloaded when max_waiting others already wait or the deadline passes first (503,
+  // Retry-After). The resident check applies only while other jobs run, so memory the
+  // process keeps after all jobs end can never block the next one for good.
   std::shared_ptr<Ticket> admit(std::uint64_t estimate_bytes, Clock::time_point deadline);
 
   std::uint64_t budget_bytes() const { return budget_; }
@@ -44,17 +61,20 @@ class Admission {
 
  private:
   void release(std::uint64_t bytes);
+  bool fits(std::uint64_t estimate_bytes) const;  // with mutex_ held
 
   const std::uint64_t budget_;
   const std::size_t max_waiting_;
+  const Gauges gauges_;
   mutable std::mutex mutex_;
   std::condition_variable room_;
   std::uint64_t admitted_ = 0;
   std::size_t waiting_ = 0;
+  Clock::time_point last_release_{};
 };
 
 // The budget when none is set: half the memory the process may use (the cgroup's
-// memory.max, else MemTotal from /proc/meminfo), less the memory cache, at least 64 MiB.
+// memory.max, else MemTotal from /proc/meminfo), at least the memory cache plus 128 MiB.
 std::uint64_t default_memory_budget(std::uint64_t memory_cache_bytes);
 
 // The limit in a cgroup v2 memory.max text ("max" or bytes), or in /proc/meminfo's

@@ -5,6 +5,7 @@
 #include <ctime>
 #include <future>
 
+#include "common/allocator.h"
 #include "common/log.h"
 #include "common/text.h"
 #include "http/conditional.h"
@@ -78,9 +79,15 @@ Handler::Handler(const Config& config, Storage& storage)
       storage_(storage),
       memory_cache_(config.memory_cache_bytes),
       probes_(kProbeCacheEntries),
-      admission_(config.memory_budget_bytes > 0 ? config.memory_budget_bytes
-                                                : default_memory_budget(config.memory_cache_bytes),
-                 static_cast<std::size_t>(config.queue)),
+      admission_(
+          config.memory_budget_bytes > 0 ? config.memory_budget_bytes
+                                         : default_memory_budget(config.memory_cache_bytes),
+          static_cast<std::size_t>(config.queue),
+          // The budget bounds the process: what it holds at start and in the memory
+          // cache is reserved, and resident memory is checked beside the estimates.
+          {.reserved = [this, at_start = resident_bytes()] { return at_start + memory_cache_.size_bytes(); },
+           .resident = resident_bytes,
+           .release_free_memory = release_free_memory}),
       miss_threads_(config.miss_threads > 0 ? config.miss_threads : std::max(1, config.handler_threads / 2)),
       transforms_(config.workers, static_cast<std::size_t>(config.queue), end_vips_job) {}
 
