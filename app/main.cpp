@@ -39,6 +39,8 @@ void print_help() {
             << "  imageflex lambda [--setting value ...]  serve AWS Lambda invocations (its bootstrap)\n"
             << "  imageflex sign PATH?QUERY [--expires-in SECONDS]\n"
             << "                                          print the URL signed with the first of sign-keys\n"
+            << "  imageflex params                        print the query parameters the parser reads, one a line\n"
+            << "                                          (image parameters, then exp and s; the edge keys on them)\n"
             << "  imageflex --help | --version\n\n"
             << "settings (flag, environment, default); flags win over the environment:\n";
   for (const auto& s : settings()) {
@@ -147,6 +149,14 @@ int sign(const std::vector<std::string>& args) {
   return 0;
 }
 
+// The edge (deploy/edge) builds its cache key and the query it forwards from this list, so the
+// parser stays the one place that names the parameters.
+int print_params() {
+  for (auto name : kQueryParameters) std::cout << name << "\n";
+  for (auto name : kSignatureParameters) std::cout << name << "\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -165,6 +175,7 @@ int main(int argc, char** argv) {
     if (command == "serve") return serve(rest);
     if (command == "convert") return convert(rest);
     if (command == "sign") return sign(rest);
+    if (command == "params") return print_params();
     if (command == "lambda") {
       return run_lambda([&] { return load_config(parse_flags(rest), settings_environment()); });
     }
