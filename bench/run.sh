@@ -14,7 +14,8 @@
 #   BUILD=build  BENCH_DURATION=8 (s per wrk run, <= 10)  BENCH_CONNECTIONS=32  BENCH_COLD=20 (per format)
 #   BENCH_SHIELD=0 skips the shield benchmarks; BENCH_RECORD=1 also appends their report to BENCHMARKS.md;
 #   their own knobs (STORM_COUNT=32, SETTLE=60, CALIBRATE_SECONDS=15, OVERLOAD_SECONDS=30) are in shield.py.
-#   BENCH_QUALITY=0 skips the quality sweep.
+#   BENCH_QUALITY=0 skips the quality sweep; BENCH_EDGE=0 skips the edge overhead (bench/edge.sh:
+#   deploy/edge through nginx + ModSecurity vs a node alone, on a hit and a miss).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -236,6 +237,12 @@ if [ "${BENCH_SHIELD:-1}" != 0 ]; then
   [ "${BENCH_RECORD:-0}" = 1 ] && shield_args+=(--record)
   # Writes its own report to bench/out/results.md (and BENCHMARKS.md with --record).
   python3 bench/shield.py --build "$build" "${shield_args[@]}"
+fi
+
+if [ "${BENCH_EDGE:-1}" != 0 ]; then
+  echo
+  # Writes its own report to bench/out/results.md.
+  bash bench/edge.sh
 fi
 
 if [ "${BENCH_QUALITY:-1}" != 0 ]; then
