@@ -39,8 +39,8 @@ void print_help() {
             << "  imageflex lambda [--setting value ...]  serve AWS Lambda invocations (its bootstrap)\n"
             << "  imageflex sign PATH?QUERY [--expires-in SECONDS]\n"
             << "                                          print the URL signed with the first of sign-keys\n"
-            << "  imageflex params                        print the query parameters the parser reads, one a line\n"
-            << "                                          (image parameters, then exp and s; the edge keys on them)\n"
+            << "  imageflex params                        print the query parameters the parser reads\n"
+            << "                                          (one a line: the edge keys on them)\n"
             << "  imageflex --help | --version\n\n"
             << "settings (flag, environment, default); flags win over the environment:\n";
   for (const auto& s : settings()) {

