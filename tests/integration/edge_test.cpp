@@ -49,29 +49,33 @@ const char* const kCoreRuleSet = "/usr/share/modsecurity-crs/rules";
 const std::string kUnicodeKey = "Stra%C3%9Fe%20caf%C3%A9/%C3%BCn%C3%AFc%C3%B6d%C3%A9%20photo%201.jpg";
 const std::string kSpaceKey = "with%20space.png";
 
+const std::string kChromeAgent =
+    "User-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/121.0.0.0 Safari/537.36";
+const std::string kSafariAgent =
+    "User-Agent: Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.2 Mobile/15E148 Safari/604.1";
+const std::string kSafariAccept =
+    "Accept: image/webp,image/avif,image/jxl,image/heic,image/heic-sequence,video/*;q=0.8,image/png,"
+    "image/svg+xml,image/*;q=0.8,*/*;q=0.5";
+const std::string kChromeCookie =
+    "Cookie: _ga=GA1.1.1234567890.1700000000; _gid=GA1.2.987654321.1700000000; "
+    "consent={\"necessary\":true,\"stats\":false}; session=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjMifQ.c2lnbg";
+
 // What real browsers send for an <img> (Chrome 121, Firefox 128, Safari 17), cookies included.
 const std::vector<std::vector<std::string>> kBrowsers = {
-    {"User-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-     "Chrome/121.0.0.0 Safari/537.36",
-     "Accept: image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8",
+    {kChromeAgent, "Accept: image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8",
      "Accept-Language: de-DE,de;q=0.9,en-US;q=0.8,en;q=0.7", "Accept-Encoding: gzip, deflate, br",
      "Referer: https://shop.example.com/produkte/kaffee?kategorie=b%C3%BCro&seite=2",
      "sec-ch-ua: \"Not A(Brand\";v=\"99\", \"Google Chrome\";v=\"121\", \"Chromium\";v=\"121\"",
      "sec-ch-ua-mobile: ?0", "sec-ch-ua-platform: \"Windows\"", "Sec-Fetch-Dest: image",
-     "Sec-Fetch-Mode: no-cors", "Sec-Fetch-Site: cross-site",
-     "Cookie: _ga=GA1.1.1234567890.1700000000; _gid=GA1.2.987654321.1700000000; "
-     "consent={\"necessary\":true,\"stats\":false}; session=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjMifQ.c2lnbg"},
+     "Sec-Fetch-Mode: no-cors", "Sec-Fetch-Site: cross-site", kChromeCookie},
     {"User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
      "Accept: image/avif,image/webp,image/png,image/svg+xml,image/*;q=0.8,*/*;q=0.5",
      "Accept-Language: en-GB,en;q=0.5", "Accept-Encoding: gzip, deflate, br, zstd", "DNT: 1",
      "Referer: https://blog.example.org/2024/03/why-we-moved/", "Sec-Fetch-Dest: image",
      "Sec-Fetch-Mode: no-cors", "Sec-Fetch-Site: same-site", "Connection: keep-alive"},
-    {"User-Agent: Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
-     "Gecko) "
-     "Version/17.2 Mobile/15E148 Safari/604.1",
-     "Accept: image/webp,image/avif,image/jxl,image/heic,image/heic-sequence,video/*;q=0.8,image/png,"
-     "image/svg+xml,image/*;q=0.8,*/*;q=0.5",
-     "Accept-Language: fr-FR,fr;q=0.9", "Accept-Encoding: gzip, deflate, br"},
+    {kSafariAgent, kSafariAccept, "Accept-Language: fr-FR,fr;q=0.9", "Accept-Encoding: gzip, deflate, br"},
 };
 const std::string kBrowserAgent = kBrowsers[0][0];
 
@@ -175,6 +179,9 @@ TEST_F(EdgeTest, ShieldsRealTrafficFromAttacks) {
   HttpClient client(tls());
 
   // ---- real image traffic: every parameter, odd keys, real browsers, over HTTP/2 ----
+  const std::string marketing_url =
+      "/landscape.jpg?w=200&utm_source=newsletter&utm_medium=email&utm_campaign=spring%20sale%202024"
+      "&fbclid=IwAR2xYz-AbC_dEf123&gclid=Cj0KCQiA";
   const std::vector<std::string> real = {
       "/landscape.jpg",
       "/landscape.jpg?w=400",
@@ -187,8 +194,7 @@ TEST_F(EdgeTest, ShieldsRealTrafficFromAttacks) {
       "/" + kUnicodeKey,
       "/" + kUnicodeKey + "?w=160&f=webp",
       "/" + kSpaceKey + "?w=50&fit=cover&h=50",
-      "/landscape.jpg?w=200&utm_source=newsletter&utm_medium=email&utm_campaign=spring%20sale%202024"
-      "&fbclid=IwAR2xYz-AbC_dEf123&gclid=Cj0KCQiA",
+      marketing_url,
       "/landscape.jpg?w=240&ref=https%3A%2F%2Fshop.example.com%2Fprodukte%3Fseite%3D2",
   };
   int passed = 0;
@@ -269,14 +275,22 @@ TEST_F(EdgeTest, ShieldsRealTrafficFromAttacks) {
 
   // ---- the rate limit: past the burst 429, after it 200 again --------------------------
   // From 127.0.0.2, its own client address: 60 requests at once for a cached image.
+  // Each client first opens its TLS connection (those requests may be limited too),
+  // then all wait until the bucket has drained, so the storm itself arrives at once.
   client.get(edge_ + "/logo.png?w=34", {kBrowserAgent});
   constexpr int kStorm = 60;
   std::vector<long> statuses(kStorm, 0);
-  std::latch ready(kStorm);
+  std::latch connected(kStorm + 1), ready(kStorm + 1);
   std::vector<std::thread> threads;
+  threads.reserve(kStorm);
   for (int i = 0; i < kStorm; ++i) {
     threads.emplace_back([&, i] {
       HttpClient storm(tls("127.0.0.2"));
+      try {
+        storm.get(edge_ + "/_imageflex/health", {kBrowserAgent});
+      } catch (const std::exception&) {
+      }
+      connected.arrive_and_wait();
       ready.arrive_and_wait();
       try {
         statuses[static_cast<std::size_t>(i)] = storm.get(edge_ + "/logo.png?w=34", {kBrowserAgent}).status;
@@ -285,6 +299,9 @@ TEST_F(EdgeTest, ShieldsRealTrafficFromAttacks) {
       }
     });
   }
+  connected.arrive_and_wait();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the bucket drains at 50 a second
+  ready.arrive_and_wait();
   for (auto& thread : threads) thread.join();
   int ok = 0, limited = 0;
   for (long status : statuses) {
@@ -361,7 +378,9 @@ TEST_F(EdgeTest, CachesLikeTheServiceAndSurvivesNodes) {
   ASSERT_EQ(client.get(edge_ + "/logo.png?w=40", {kBrowserAgent}).header("x-edge-cache"), "HIT");
   for (const auto& name : split_words(params.output)) {
     const std::string value = sample_value.count(name) ? sample_value.at(name) : "2";
-    const std::string query = name == "w" ? "w=" + value : "w=40&" + name + "=" + value;
+    std::string query = name == "w" ? "w=" : "w=40&";  // w itself: another width
+    if (name != "w") query.append(name).append("=");
+    query += value;
     auto response = client.get(edge_ + "/logo.png?" + query, {kBrowserAgent});
     EXPECT_NE(response.header("x-edge-cache"), "HIT") << name << " is not in the edge's cache key";
     EXPECT_EQ(node_requests_for(dir_, "/logo.png?" + query), 1) << name << " did not reach a node as sent";
@@ -374,6 +393,7 @@ TEST_F(EdgeTest, CachesLikeTheServiceAndSurvivesNodes) {
   std::atomic<int> done{0};
   std::vector<std::string> failures(kClients);
   std::vector<std::thread> clients;
+  clients.reserve(kClients);
   for (int c = 0; c < kClients; ++c) {
     clients.emplace_back([&, c] {
       HttpClient load(tls("127.0.1." + std::to_string(c + 1)));
