@@ -54,7 +54,7 @@ curl_times() {
     awk '{ v[NR] = $1 } END { p50 = v[int((NR + 1) / 2)]; i = int(NR * 0.99 + 0.999); if (i > NR) i = NR; printf "%.2f %.2f\n", p50, v[i] }'
 }
 
-warm=/landscape.jpg?w=400
+warm="/landscape.jpg?w=400"
 curl -sS -o /dev/null --cacert "$cacert" -H "$agent" "$IF_EDGE_URL$warm"
 curl -sS -o /dev/null "$node$warm"
 read -r edge_hit_p50 edge_hit_p99 edge_hit_rps < <(run_wrk "$IF_EDGE_URL$warm")
