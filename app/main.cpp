@@ -39,7 +39,8 @@ void print_help() {
             << "  imageflex lambda [--setting value ...]  serve AWS Lambda invocations (its bootstrap)\n"
             << "  imageflex sign PATH?QUERY [--expires-in SECONDS]\n"
             << "                                          print the URL signed with the first of sign-keys\n"
-            << "  imageflex params                        print the URL parameters' names, one per line\n"
+            << "  imageflex params                        print the query parameters the parser reads\n"
+            << "                                          (one a line: the edge keys on them)\n"
             << "  imageflex --help | --version\n\n"
             << "URL parameters (GET /KEY?name=value&...; any other parameter is ignored):\n";
   auto print_parameter = [](const UrlParameter& p) {
@@ -155,6 +156,14 @@ int sign(const std::vector<std::string>& args) {
   return 0;
 }
 
+// The edge (deploy/edge) builds its cache key and the query it forwards from this list, so the
+// parser stays the one place that names the parameters.
+int print_params() {
+  for (auto name : kQueryParameters) std::cout << name << "\n";
+  for (auto name : kSignatureParameterNames) std::cout << name << "\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -170,15 +179,10 @@ int main(int argc, char** argv) {
       std::cout << "imageflex " << kVersion << "\n";
       return 0;
     }
-    if (command == "params") {
-      // The names an edge must keep in its cache key and forward (deploy/edge reads them).
-      for (auto name : kQueryParameters) std::cout << name << "\n";
-      for (auto name : kSignatureParameterNames) std::cout << name << "\n";
-      return 0;
-    }
     if (command == "serve") return serve(rest);
     if (command == "convert") return convert(rest);
     if (command == "sign") return sign(rest);
+    if (command == "params") return print_params();
     if (command == "lambda") {
       return run_lambda([&] { return load_config(parse_flags(rest), settings_environment()); });
     }

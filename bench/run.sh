@@ -20,6 +20,8 @@
 #   CALIBRATE_SECONDS=15, OVERLOAD_SECONDS=30) are in shield.py.
 #   BENCH_RECORD=1 also appends the side by side's and the shield's reports to BENCHMARKS.md.
 #   BENCH_QUALITY=1 adds the quick quality sweep (2-4 min; it chose the defaults, it compares no peer).
+#   BENCH_EDGE=0 skips the edge overhead (bench/edge.sh: deploy/edge through nginx + ModSecurity vs a
+#   node alone, on a hit and a miss).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -258,6 +260,12 @@ if [ "$shield" != 0 ]; then
   [ "${BENCH_RECORD:-0}" = 1 ] && shield_args+=(--record)
   # Writes its own report to bench/out/results.md (and BENCHMARKS.md with --record).
   python3 bench/shield.py --build "$build" "${shield_args[@]}"
+fi
+
+if [ "${BENCH_EDGE:-1}" != 0 ]; then
+  echo
+  # Writes its own report to bench/out/results.md.
+  bash bench/edge.sh
 fi
 
 if [ "${BENCH_QUALITY:-0}" != 0 ]; then

@@ -3,7 +3,8 @@
 #   scripts/install_deps.sh build   compiler, CMake, libvips, Boost, libcurl, OpenSSL, GoogleTest, JSON,
 #                                   jemalloc (the allocator; docs/operations.md, "Memory"),
 #                                   and what `make lambda` bundles with (zip, patchelf, CA certificates)
-#   scripts/install_deps.sh test    build + what the tests use: Swift S3 and nginx (integration), lcms tools (colour), clang-tidy (lint),
+#   scripts/install_deps.sh test    build + what the tests use: Swift S3 and nginx (integration), ModSecurity and the OWASP
+#                                   Core Rule Set (the edge, deploy/edge), lcms tools (colour), clang-tidy (lint),
 #                                   clang 14 with its libFuzzer runtime (fuzz)
 #   scripts/install_deps.sh bench   test + what `make bench` runs beside the service: wrk (load), gnuplot-nox
 #                                   (charts), Node.js and npm (the sharp and ipx peers; their npm packages are
@@ -16,7 +17,9 @@ if [ "$what" = test ] || [ "$what" = bench ]; then
   # liblcms2-utils: the colour reference (jpgicc, tificc); libgs-common: CMYK and grey ICC profiles.
   # clang-14, libclang-rt-14-dev: the fuzz targets (fuzz/), libFuzzer with ASan and UBSan.
   # python3, openssl: the signing recipes of docs/operations.md, run by UrlGuardsServerTest.
+  # libnginx-mod-http-modsecurity, modsecurity-crs: the edge's WAF (EdgeTest; it loads into nginx-light).
   packages+=(swift swift-proxy swift-account swift-container swift-object memcached nginx-light curl
+             libnginx-mod-http-modsecurity modsecurity-crs
              liblcms2-utils libgs-common clang-tidy clang-14 libclang-rt-14-dev python3 openssl)
 fi
 if [ "$what" = bench ]; then

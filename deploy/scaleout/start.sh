@@ -3,12 +3,17 @@
 # nodes on free loopback ports all serving that bucket, and nginx in front of them
 # as the load balancer. Everything (state, logs, pid files, config) lives in DIR.
 #
-#   usage: start.sh DIR [--nodes N] [--port P] [--samples] [--edge-cache]
+#   usage: start.sh DIR [--nodes N] [--port P] [--samples] [--images FOLDER] [--edge-cache] [--edge]
 #
-#   --nodes N      how many imageflex nodes (default 3)
-#   --port P       the port nginx listens on, on 127.0.0.1 (default: a free port)
-#   --samples      upload samples/*.jpg|png|gif into the bucket
-#   --edge-cache   turn on nginx's proxy cache in front of the nodes
+#   --nodes N        how many imageflex nodes (default 3)
+#   --port P         the port nginx listens on, on 127.0.0.1 (default: a free port)
+#   --samples        upload samples/*.jpg|png|gif into the bucket
+#   --images FOLDER  upload every file under FOLDER, keyed by its path below FOLDER
+#                    (spaces and non-ASCII names kept)
+#   --edge-cache     turn on nginx's proxy cache in front of the nodes
+#   --edge           the edge of deploy/edge/start.sh (which makes its files in DIR/edge
+#                    first): the edge cache, TLS and HTTP/2 (the URL is https://),
+#                    ModSecurity with the Core Rule Set, the rate limit, the canonical query
 #
 # Environment: IMAGEFLEX_BINARY (default: build/imageflex of this repo);
 # IF_SCALEOUT_START_TIMEOUT (seconds for the nodes and nginx to come up once the
@@ -35,18 +40,23 @@ PY=/usr/bin/python3
 EMPTY_SHA256=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
 
 log() { echo "scaleout start: $*" >&2; }
-usage() { echo "usage: $0 DIR [--nodes N] [--port P] [--samples] [--edge-cache]" >&2; exit 2; }
+usage() {
+  echo "usage: $0 DIR [--nodes N] [--port P] [--samples] [--images FOLDER] [--edge-cache] [--edge]" >&2
+  exit 2
+}
 
 # ---- arguments ---------------------------------------------------------------
 [ $# -ge 1 ] && [ -n "$1" ] && [[ "$1" != --* ]] || usage
 ARG_DIR=$1; shift
-NODES=3; PORT=""; SAMPLES=0; EDGE_CACHE=0
+NODES=3; PORT=""; SAMPLES=0; IMAGES=""; EDGE_CACHE=0; EDGE=0; SCHEME=http
 while [ $# -gt 0 ]; do
   case $1 in
     --nodes) [ $# -ge 2 ] || usage; NODES=$2; shift 2 ;;
     --port) [ $# -ge 2 ] || usage; PORT=$2; shift 2 ;;
     --samples) SAMPLES=1; shift ;;
+    --images) [ $# -ge 2 ] || usage; IMAGES=$2; shift 2 ;;
     --edge-cache) EDGE_CACHE=1; shift ;;
+    --edge) EDGE=1; EDGE_CACHE=1; SCHEME=https; shift ;;
     *) usage ;;
   esac
 done
@@ -67,6 +77,10 @@ if [ -z "$NGINX" ] && [ -x /usr/sbin/nginx ]; then NGINX=/usr/sbin/nginx; fi
 command -v curl >/dev/null || { log "curl not found"; exit 1; }
 [ -x "$PY" ] || { log "$PY not found"; exit 1; }
 [ -r "$TEMPLATE" ] || { log "missing $TEMPLATE"; exit 1; }
+if [ -n "$IMAGES" ]; then
+  [ -d "$IMAGES" ] || { log "--images: no folder $IMAGES"; exit 2; }
+  IMAGES=$(cd "$IMAGES" && pwd -P)
+fi
 
 mkdir -p "$ARG_DIR"
 DIR=$(cd "$ARG_DIR" && pwd -P)
@@ -170,6 +184,20 @@ if [ $SAMPLES = 1 ]; then
   shopt -u nullglob
 fi
 
+if [ -n "$IMAGES" ]; then
+  # The key is the file's path below FOLDER (UTF-8), percent-encoded in the URL.
+  count=0
+  while IFS= read -r -d '' f; do
+    rel=${f#"$IMAGES"/}
+    key=$("$PY" -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe="/"))' "$rel")
+    code=$(s3_curl "$(sha256sum "$f" | cut -d' ' -f1)" -X PUT -H "Content-Type: application/octet-stream" \
+      --data-binary "@$f" "$IF_S3_ENDPOINT/$BUCKET/$key") || true
+    [ "$code" = 200 ] || fail "uploading $rel: HTTP $code"
+    count=$((count + 1))
+  done < <(find "$IMAGES" -type f ! -name '.*' -print0)
+  log "uploaded $count file(s) from $IMAGES"
+fi
+
 # ---- the nodes -----------------------------------------------------------------
 DEADLINE_MS=$(( $(now_ms) + TIMEOUT_S * 1000 ))
 # Each node gets the store's environment; path-style addressing and no session
@@ -215,13 +243,22 @@ done
 user_directive=""
 # Workers of an nginx started as root run as "nobody", which cannot enter a 0700 DIR.
 [ "$(id -u)" -ne 0 ] || user_directive="user $(id -un) $(id -gn);"
-# --edge-cache first uncomments the lines marked "#@EDGE_CACHE@ "; then the
+# --edge-cache first uncomments the lines marked "#@EDGE_CACHE@ ", --edge those marked
+# "#@EDGE@ " (else those marked "#@PLAIN@ "); then the
 # placeholders are filled in on every line that is not a comment (the template's
 # header describes them and stays as it is).
 render=()
 [ $EDGE_CACHE = 0 ] || render+=(-e 's/^\([[:space:]]*\)#@EDGE_CACHE@ /\1/')
+listen_params=""
+if [ $EDGE = 1 ]; then
+  render+=(-e 's/^\([[:space:]]*\)#@EDGE@ /\1/')
+  listen_params="ssl http2"
+else
+  render+=(-e 's/^\([[:space:]]*\)#@PLAIN@ /\1/')
+fi
 render+=(-e "/^[[:space:]]*#/!{s|@DIR@|$DIR|g; s|@LISTEN_PORT@|$PORT|g;"
-         -e "s|@USER_DIRECTIVE@|$user_directive|; s|@UPSTREAM_SERVERS@|$upstream|;}")
+         -e "s|@USER_DIRECTIVE@|$user_directive|; s|@UPSTREAM_SERVERS@|$upstream|;"
+         -e "s|@LISTEN_PARAMS@|$listen_params|;}")
 sed "${render[@]}" "$TEMPLATE" >"$DIR/nginx.conf.tmp"
 if grep -v '^[[:space:]]*#' "$DIR/nginx.conf.tmp" | grep -q '@[A-Z_]*@'; then
   fail "placeholders left in $DIR/nginx.conf.tmp"
@@ -236,13 +273,13 @@ fi
 launch "$DIR/nginx/master.pid" "$DIR/nginx/stderr.log" \
   "$NGINX" -p "$DIR/" -c "$DIR/nginx.conf" -e "$DIR/nginx/error.log" -g "daemon off;"
 nginx_pid=$(cat "$DIR/nginx/master.pid")
-EDGE_URL=http://127.0.0.1:$PORT
-until [ "$(curl -s --max-time 2 "$EDGE_URL/_imageflex/health" 2>/dev/null)" = ok ]; do
+EDGE_URL=$SCHEME://127.0.0.1:$PORT
+until [ "$(curl -sk --max-time 2 "$EDGE_URL/_imageflex/health" 2>/dev/null)" = ok ]; do
   alive "$nginx_pid" || { cat "$DIR/nginx/stderr.log" >&2; fail "nginx exited during start-up"; }
   [ "$(now_ms)" -lt "$DEADLINE_MS" ] || fail "nginx not answering on $EDGE_URL within ${TIMEOUT_S}s"
   sleep 0.05
 done
-log "nginx: pid $nginx_pid, $EDGE_URL$([ $EDGE_CACHE = 1 ] && echo ' (edge cache on)')"
+log "nginx: pid $nginx_pid, $EDGE_URL$([ $EDGE_CACHE = 1 ] && echo ' (edge cache on)')$([ $EDGE = 1 ] && echo ' (edge)')"
 
 # ---- done ------------------------------------------------------------------------
 node_urls=""

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "deploy_stack.h"
 #include "fixtures.h"
 #include "http_client.h"
 #include "image_check.h"
@@ -33,38 +34,6 @@ namespace imageflex::test {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::vector<std::string> split_words(const std::string& text) {
-  std::istringstream in(text);
-  std::vector<std::string> words;
-  for (std::string word; in >> word;) words.push_back(word);
-  return words;
-}
-
-// DIR/env as start.sh writes it: KEY=VALUE or KEY="VALUE WITH SPACES".
-std::map<std::string, std::string> read_env_file(const std::string& path) {
-  std::map<std::string, std::string> env;
-  std::ifstream in(path);
-  for (std::string line; std::getline(in, line);) {
-    auto eq = line.find('=');
-    if (eq == std::string::npos) continue;
-    std::string value = line.substr(eq + 1);
-    if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
-      value = value.substr(1, value.size() - 2);
-    env[line.substr(0, eq)] = value;
-  }
-  return env;
-}
-
-long counter(HttpClient& client, const std::string& node_url, const std::string& name) {
-  HttpResponse response = client.get(node_url + "/_imageflex/stats");
-  std::smatch match;
-  if (response.status != 200 ||
-      !std::regex_search(response.body, match, std::regex("\"" + name + "\":([0-9]+)"))) {
-    throw std::runtime_error("no counter " + name + " from " + node_url + ": " + response.body);
-  }
-  return std::stol(match[1]);
-}
 
 class ScaleOutTest : public ::testing::Test {
  protected:
@@ -201,7 +170,7 @@ TEST_F(ScaleOutTest, SameColdVariantThroughAllNodes) {
   long transforms = 0;
   std::string per_node;
   for (const auto& node : nodes_) {
-    const long made = counter(client, node, "transforms");
+    const long made = stats_counter(client, node, "transforms");
     per_node += std::to_string(made) + " ";
     transforms += made;
   }
@@ -240,7 +209,7 @@ TEST_F(ScaleOutTest, NodeKilledUnderLoad) {
   }
   HttpClient stats_client;
   std::vector<long> before;
-  for (const auto& node : nodes_) before.push_back(counter(stats_client, node, "requests"));
+  for (const auto& node : nodes_) before.push_back(stats_counter(stats_client, node, "requests"));
 
   // 4 clients x 150 requests through nginx, one at a time each (so each has at most
   // one in flight); every 10th is a variant nobody has asked for yet (small, so the
@@ -332,7 +301,7 @@ TEST_F(ScaleOutTest, NodeKilledUnderLoad) {
   long survivors_served = 0;
   for (std::size_t n = 0; n < nodes_.size(); ++n) {
     if (n == victim) continue;
-    const long grew = counter(stats_client, nodes_[n], "requests") - before[n];
+    const long grew = stats_counter(stats_client, nodes_[n], "requests") - before[n];
     EXPECT_GT(grew, 0) << nodes_[n];
     survivors_served += grew;
   }

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 namespace imageflex::test {
 namespace {
@@ -31,7 +32,7 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
 
 }  // namespace
 
-HttpClient::HttpClient() {
+HttpClient::HttpClient(HttpClientOptions options) : options_(std::move(options)) {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_ALL); });
   curl_ = curl_easy_init();
@@ -59,12 +60,18 @@ HttpResponse HttpClient::request(const std::string& method, const std::string& u
   curl_easy_setopt(curl, CURLOPT_NOBODY, method == "HEAD" ? 1L : 0L);
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST,
                    method == "GET" || method == "HEAD" ? nullptr : method.c_str());
+  if (!options_.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_file.c_str());
+  if (!options_.local_address.empty())
+    curl_easy_setopt(curl, CURLOPT_INTERFACE, options_.local_address.c_str());
+  curl_easy_setopt(curl, CURLOPT_HTTP_VERSION,
+                   options_.http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_NONE);
   CURLcode code = curl_easy_perform(curl);
   curl_slist_free_all(list);
   if (code != CURLE_OK)
     throw std::runtime_error(std::string("HTTP request failed: ") + curl_easy_strerror(code));
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
   curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &response.new_connections);
+  curl_easy_getinfo(curl, CURLINFO_HTTP_VERSION, &response.http_version);
   return response;
 }
 

@@ -12,6 +12,7 @@ struct HttpResponse {
   std::map<std::string, std::string> headers;  // lower-case names
   std::string body;
   long new_connections = 0;  // 0 when the request reused a kept-alive connection
+  long http_version = 0;     // CURL_HTTP_VERSION_1_1, CURL_HTTP_VERSION_2_0, ...
   std::string header(const std::string& name) const {
     auto found = headers.find(name);
     return found == headers.end() ? "" : found->second;
@@ -19,9 +20,16 @@ struct HttpResponse {
   bool has_header(const std::string& name) const { return headers.count(name) > 0; }
 };
 
+// How a client connects; the defaults are plain HTTP/1.1 from any local address.
+struct HttpClientOptions {
+  std::string ca_file;        // for https://: trust this certificate (verification stays on)
+  std::string local_address;  // bind to this source address (e.g. "127.0.0.2": another client)
+  bool http2 = false;         // insist on HTTP/2 over TLS (by ALPN); else libcurl's default
+};
+
 class HttpClient {
  public:
-  HttpClient();
+  explicit HttpClient(HttpClientOptions options = {});
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
@@ -35,6 +43,7 @@ class HttpClient {
 
  private:
   void* curl_;
+  HttpClientOptions options_;
 };
 
 // N requests at once, each on its own connection; results in order.
