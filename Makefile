@@ -4,7 +4,7 @@ LISTEN ?= 127.0.0.1:8080
 ROOT ?= samples
 JOBS ?= $(shell nproc)
 
-.PHONY: all build server run test test-sanitize unit integration bench deps test-deps clean format tidy fuzz
+.PHONY: all build server run install test test-sanitize unit integration bench deps test-deps clean format tidy fuzz
 
 all: build
 
@@ -36,6 +36,12 @@ run: deps
 	@echo "  http://$(LISTEN)/spinner.gif?w=64               animated, every frame kept"
 	@echo "  http://$(LISTEN)/_imageflex/stats               counters"
 	$(BUILD)/imageflex serve --root $(ROOT) --listen $(LISTEN)
+
+# The server, its systemd unit, /etc/imageflex/imageflex.env (for PREFIX=/usr; PREFIX/etc otherwise)
+# and the docs (docs/operations.md, "Running it as a service"). DESTDIR stages a package.
+PREFIX ?= /usr/local
+install: server
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 test: test-deps
 	@$(MAKE) --no-print-directory build

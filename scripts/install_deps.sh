@@ -3,7 +3,7 @@
 #   scripts/install_deps.sh build   compiler, CMake, libvips, Boost, libcurl, OpenSSL, GoogleTest, JSON,
 #                                   jemalloc (the allocator; docs/operations.md, "Memory"),
 #                                   and what `make lambda` bundles with (zip, patchelf, CA certificates)
-#   scripts/install_deps.sh test    build + what the tests use: Swift S3 and nginx (integration), lcms tools (colour), clang-tidy (lint),
+#   scripts/install_deps.sh test    build + what the tests use: Swift S3 and nginx (integration), lcms tools (colour), clang-tidy (lint), promtool (metrics),
 #                                   clang 14 with its libFuzzer runtime (fuzz)
 set -euo pipefail
 what=${1:-build}
@@ -13,8 +13,9 @@ if [ "$what" = test ]; then
   # liblcms2-utils: the colour reference (jpgicc, tificc); libgs-common: CMYK and grey ICC profiles.
   # clang-14, libclang-rt-14-dev: the fuzz targets (fuzz/), libFuzzer with ASan and UBSan.
   # python3, openssl: the signing recipes of docs/operations.md, run by UrlGuardsServerTest.
+  # prometheus: promtool checks /_imageflex/metrics and deploy/monitoring/ (MetricsTest).
   packages+=(swift swift-proxy swift-account swift-container swift-object memcached nginx-light curl
-             liblcms2-utils libgs-common clang-tidy clang-14 libclang-rt-14-dev python3 openssl)
+             liblcms2-utils libgs-common clang-tidy clang-14 libclang-rt-14-dev python3 openssl prometheus)
 fi
 missing=()
 for p in "${packages[@]}"; do
@@ -32,4 +33,8 @@ apt-get install -y -q --no-install-recommends "${missing[@]}"
 # nginx-light's package starts a system nginx on port 80; the tests start their own.
 if printf '%s\n' "${missing[@]}" | grep -q '^nginx'; then
   (systemctl disable --now nginx || service nginx stop || true) >/dev/null 2>&1
+fi
+# prometheus starts a system Prometheus on port 9090; the tests need only its promtool.
+if printf '%s\n' "${missing[@]}" | grep -q '^prometheus$'; then
+  (systemctl disable --now prometheus || service prometheus stop || true) >/dev/null 2>&1
 fi
