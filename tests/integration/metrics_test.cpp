@@ -101,7 +101,8 @@ TEST_F(MetricsTest, TrafficMovesTheCounters) {
             static_cast<double>(fixture("landscape.jpg").size()));
   EXPECT_EQ(after.at("imageflex_memory_cache_entries"), 2);
   EXPECT_GT(after.at("imageflex_memory_cache_bytes"), 0);
-  EXPECT_EQ(after.at("imageflex_transforms_running"), 0);
+  // The gauges of the pool (a worker counts its job as running until just after it answers).
+  EXPECT_LE(after.at("imageflex_transforms_running"), 1);
   EXPECT_EQ(after.at("imageflex_transform_queue_depth"), 0);
   EXPECT_GT(after.at("process_resident_memory_bytes"), 0);
   // Started within the last hour, by the wall clock.
