@@ -4,7 +4,7 @@ LISTEN ?= 127.0.0.1:8080
 ROOT ?= samples
 JOBS ?= $(shell nproc)
 
-.PHONY: all build server run test test-sanitize unit integration bench bench-deps deps test-deps clean format tidy fuzz
+.PHONY: all build server run install test test-sanitize unit integration bench bench-deps deps test-deps clean format tidy fuzz
 
 all: build
 
@@ -25,17 +25,29 @@ build: $(BUILD)/build.ninja
 server: $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS) --target imageflex
 
-# The packages first, then the build: a sub-make keeps that order under `make -j`.
+# The packages first, then the build: a sub-make keeps that order under `make -j`. The real
+# photographs (samples/photos/, fetched from Debian's archive once) are optional: offline, the
+# synthetic samples are served alone.
 run: deps
 	@$(MAKE) --no-print-directory server
+	@if [ "$(ROOT)" = samples ]; then cmake --build $(BUILD) -j $(JOBS) --target sample_tool >/dev/null && \
+	  { BUILD=$(BUILD) bash samples/real_photos.sh >/dev/null || echo "(no real photographs: Debian's archive is out of reach)"; }; fi
 	@echo "Serving $(ROOT) on http://$(LISTEN) — try:"
-	@echo "  http://$(LISTEN)/landscape.jpg                  the original"
-	@echo "  http://$(LISTEN)/landscape.jpg?w=400            400 px wide, best format your browser takes"
-	@echo "  http://$(LISTEN)/landscape.jpg?w=300&h=300&f=webp  300x300 cover crop, WebP"
-	@echo "  http://$(LISTEN)/logo.png?w=200&fit=contain&h=100  letterboxed, alpha kept"
-	@echo "  http://$(LISTEN)/spinner.gif?w=64               animated, every frame kept"
-	@echo "  http://$(LISTEN)/_imageflex/stats               counters"
+	@echo "  http://$(LISTEN)/photos/forest-path.jpg              a real photograph, the original (2560x1600, 900 KB)"
+	@echo "  http://$(LISTEN)/photos/forest-path.jpg?w=800        800 px wide, best format your browser takes"
+	@echo "  http://$(LISTEN)/photos/moss.jpg?w=400&h=400&f=webp  400x400 cover crop, WebP"
+	@echo "  http://$(LISTEN)/photos/pier-exif6.jpg?w=600         stored on its side with EXIF orientation: shown upright"
+	@echo "  http://$(LISTEN)/photos/webcam.png?w=200&h=100&fit=contain  a cut-out, letterboxed, transparency kept"
+	@echo "  http://$(LISTEN)/spinner.gif?w=64                    animated, every frame kept"
+	@echo "  http://$(LISTEN)/_imageflex/stats                    counters (JSON); /_imageflex/metrics for Prometheus"
+	@echo "  (samples/photos/LICENSES.md: where the photographs come from; landscape.jpg, logo.png: synthetic)"
 	$(BUILD)/imageflex serve --root $(ROOT) --listen $(LISTEN)
+
+# The server, its systemd unit, /etc/imageflex/imageflex.env (for PREFIX=/usr; PREFIX/etc otherwise)
+# and the docs (docs/operations.md, "Running it as a service"). DESTDIR stages a package.
+PREFIX ?= /usr/local
+install: server
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 test: test-deps
 	@$(MAKE) --no-print-directory build

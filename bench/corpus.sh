@@ -39,22 +39,9 @@ if complete; then
   exit 0
 fi
 
-mkdir -p "$cache"
-if ! compgen -G "$cache/${package}_*.deb" >/dev/null; then
-  # apt-get download needs package lists; refresh them once if it cannot find the package.
-  if ! (cd "$cache" && apt-get download -q "$package" >"$cache/apt-$package.log" 2>&1); then
-    apt-get update -q >>"$cache/apt-$package.log" 2>&1 || true
-    (cd "$cache" && apt-get download -q "$package" >>"$cache/apt-$package.log" 2>&1) || {
-      echo "corpus.sh: cannot download $package (see $cache/apt-$package.log)" >&2
-      exit 1
-    }
-  fi
-fi
-debs=("$cache/${package}"_*.deb)
-deb=${debs[-1]}  # the highest version, should several have been downloaded
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-dpkg -x "$deb" "$tmp"
+deb=$(bash "$root/scripts/debian_package.sh" "$package" "$cache" "$tmp")
 wallpapers=$tmp/usr/share/wallpapers
 
 # The name of a wallpaper file: its theme, with "-dark" for the dark variant (images_dark/).

@@ -4,7 +4,7 @@
 #                                   jemalloc (the allocator; docs/operations.md, "Memory"),
 #                                   and what `make lambda` bundles with (zip, patchelf, CA certificates)
 #   scripts/install_deps.sh test    build + what the tests use: Swift S3 and nginx (integration), ModSecurity and the OWASP
-#                                   Core Rule Set (the edge, deploy/edge), lcms tools (colour), clang-tidy (lint),
+#                                   Core Rule Set (the edge, deploy/edge), lcms tools (colour), clang-tidy (lint), promtool (metrics),
 #                                   clang 14 with its libFuzzer runtime (fuzz)
 #   scripts/install_deps.sh bench   test + what `make bench` runs beside the service: wrk (load), gnuplot-nox
 #                                   (charts), Node.js and npm (the sharp and ipx peers; their npm packages are
@@ -18,9 +18,10 @@ if [ "$what" = test ] || [ "$what" = bench ]; then
   # clang-14, libclang-rt-14-dev: the fuzz targets (fuzz/), libFuzzer with ASan and UBSan.
   # python3, openssl: the signing recipes of docs/operations.md, run by UrlGuardsServerTest.
   # libnginx-mod-http-modsecurity, modsecurity-crs: the edge's WAF (EdgeTest; it loads into nginx-light).
+  # prometheus: promtool checks /_imageflex/metrics and deploy/monitoring/ (MetricsTest).
   packages+=(swift swift-proxy swift-account swift-container swift-object memcached nginx-light curl
              libnginx-mod-http-modsecurity modsecurity-crs
-             liblcms2-utils libgs-common clang-tidy clang-14 libclang-rt-14-dev python3 openssl)
+             liblcms2-utils libgs-common clang-tidy clang-14 libclang-rt-14-dev python3 openssl prometheus)
 fi
 if [ "$what" = bench ]; then
   packages+=(wrk gnuplot-nox)
@@ -44,4 +45,8 @@ apt-get install -y -q --no-install-recommends "${missing[@]}"
 # nginx-light's package starts a system nginx on port 80; the tests start their own.
 if printf '%s\n' "${missing[@]}" | grep -q '^nginx'; then
   (systemctl disable --now nginx || service nginx stop || true) >/dev/null 2>&1
+fi
+# prometheus starts a system Prometheus on port 9090; the tests need only its promtool.
+if printf '%s\n' "${missing[@]}" | grep -q '^prometheus$'; then
+  (systemctl disable --now prometheus || service prometheus stop || true) >/dev/null 2>&1
 fi

@@ -35,4 +35,9 @@ std::uint64_t MemoryCache::size_bytes() const {
   return bytes_;
 }
 
+std::size_t MemoryCache::entries() const {
+  std::lock_guard lock(mutex_);
+  return index_.size();
+}
+
 }  // namespace imageflex

@@ -26,6 +26,7 @@ class MemoryCache {
   // Entries larger than an eighth of the capacity are not kept: one must not evict all.
   void put(const std::string& key, std::shared_ptr<const CachedVariant> value);
   std::uint64_t size_bytes() const;
+  std::size_t entries() const;
 
  private:
   using Entry = std::pair<std::string, std::shared_ptr<const CachedVariant>>;

@@ -98,7 +98,6 @@ Response Handler::handle(const Request& request, std::optional<Clock::time_point
   auto deadline = received + std::chrono::milliseconds(config_.limits.deadline_ms);
   if (deadline_cap && *deadline_cap < deadline) deadline = *deadline_cap;
   Exchange exchange{request, received, deadline};
-  stats_.requests++;
   Response response;
   try {
     // Admission: a request that waited its whole deadline for a thread is refused before
@@ -126,6 +125,7 @@ Response Handler::handle(const Request& request, std::optional<Clock::time_point
   }
   if (exchange.cache != CacheOutcome::kNone)
     response.set("X-Cache", std::string(cache_outcome_name(exchange.cache)));
+  count_response(exchange, response);
   log_access(exchange, response);
   return response;
 }
@@ -133,7 +133,7 @@ Response Handler::handle(const Request& request, std::optional<Clock::time_point
 std::optional<Response> Handler::answer_service_path(const Request& request, Clock::time_point received) {
   const std::string_view target(request.target().data(), request.target().size());
   const auto path = target.substr(0, target.find('?'));
-  if (path != kHealthPath && path != kStatsPath) return std::nullopt;
+  if (path != kHealthPath && path != kStatsPath && path != kMetricsPath) return std::nullopt;
   return handle(request, std::nullopt, received);  // route() answers these without blocking
 }
 
@@ -141,6 +141,7 @@ Response Handler::overloaded(const Request& request, Clock::time_point received,
   stats_.overloaded++;
   const Exchange exchange{request, received, received};
   Response response = error_response(request, Error(ErrorKind::kOverloaded, std::string(reason)));
+  count_response(exchange, response);
   log_access(exchange, response);
   return response;
 }
@@ -156,6 +157,7 @@ Response Handler::route(Exchange& exchange) {
   const auto path = target.substr(0, target.find('?'));
   if (path == kHealthPath) return text_response(request, "text/plain", "ok\n");
   if (path == kStatsPath) return text_response(request, "application/json", stats_json());
+  if (path == kMetricsPath) return text_response(request, kPrometheusContentType, metrics_text());
 
   // The URL becomes a plain request (or a 400/404/414 with its reason); then only what the
   // site signed, at the sizes it allows, may cost work or storage (403, 400, or snapped).
@@ -324,7 +326,10 @@ Handler::VariantPtr Handler::produce_variant(const Exchange& exchange, const Ima
   bool taken = transforms_.try_submit([this, source, variant, deadline, promise, admitted] {
     try {
       if (Clock::now() > deadline) throw Error(ErrorKind::kTimeout, "image took longer than the deadline");
-      promise->set_value(make_variant(source->bytes, variant, {}, config_.limits, config_.quality, deadline));
+      const auto began = Clock::now();
+      Encoded encoded = make_variant(source->bytes, variant, {}, config_.limits, config_.quality, deadline);
+      stats_.count_transform(encoded.format, std::chrono::duration<double>(Clock::now() - began).count());
+      promise->set_value(std::move(encoded));
     } catch (...) {
       promise->set_exception(std::current_exception());
     }
@@ -359,29 +364,6 @@ void Handler::store_variant(const std::string& key, const CachedVariant& variant
     stats_.store_errors++;
     log_event("warn", std::string("variant not stored: ") + error.what());
   }
-}
-
-std::string Handler::stats_json() const {
-  Json stats = {
-      {"requests", stats_.requests.load()},
-      {"transforms", stats_.transforms.load()},
-      {"memory_hits", stats_.memory_hits.load()},
-      {"store_hits", stats_.store_hits.load()},
-      {"coalesced", stats_.coalesced.load()},
-      {"overloaded", stats_.overloaded.load()},
-      {"timeouts", stats_.timeouts.load()},
-      {"store_errors", stats_.store_errors.load()},
-      {"queued", transforms_.queued()},
-      {"running", transforms_.running()},
-      {"misses_in_progress", misses_in_progress_.load()},
-      {"memory_cache_bytes", memory_cache_.size_bytes()},
-      {"memory_budget_bytes", admission_.budget_bytes()},
-      {"memory_admitted_bytes", admission_.admitted_bytes()},
-      {"admission_waiting", admission_.waiting()},
-      {"store_bytes_read", storage_.bytes_read()},
-  };
-  for (const auto& [name, value] : storage_.stats()) stats[name] = value;
-  return to_json(stats) + "\n";
 }
 
 void Handler::log_access(const Exchange& exchange, const Response& response) {

@@ -14,40 +14,18 @@
 #include "common/error.h"
 #include "http/admission.h"
 #include "http/responses.h"
+#include "http/stats.h"
 #include "http/worker_pool.h"
 #include "negotiate/accept.h"
 #include "request/image_request.h"
 #include "storage/storage.h"
+#include "storage/timed_storage.h"
 
 namespace imageflex {
 
 inline constexpr std::string_view kHealthPath = "/_imageflex/health";
 inline constexpr std::string_view kStatsPath = "/_imageflex/stats";
-
-// Counters exposed at kStatsPath (and used by tests to prove single flight).
-struct Stats {
-  std::atomic<std::uint64_t> requests{0};
-  std::atomic<std::uint64_t> transforms{0};  // variants made (encoder runs)
-  std::atomic<std::uint64_t> memory_hits{0};
-  std::atomic<std::uint64_t> store_hits{0};
-  std::atomic<std::uint64_t> coalesced{0};  // requests that waited on another's transform
-  std::atomic<std::uint64_t> overloaded{
-      0};  // 503: a full queue, a deadline passed in it, or no room in the memory budget
-  std::atomic<std::uint64_t> timeouts{0};  // 504
-  std::atomic<std::uint64_t> store_errors{0};
-};
-
-// Where a response's bytes came from, sent as X-Cache and logged.
-enum class CacheOutcome {
-  kNone,            // no image served (errors, health, stats)
-  kOriginal,        // the original's own bytes
-  kHitMemory,       // a variant from the memory cache
-  kHitStore,        // a variant from the store
-  kHitRevalidated,  // a 304 for a variant the client holds
-  kMiss,            // a variant made for this request
-  kMissCoalesced,   // a variant made for another request that asked at the same time
-};
-std::string_view cache_outcome_name(CacheOutcome outcome);  // "" for kNone
+inline constexpr std::string_view kMetricsPath = "/_imageflex/metrics";  // Prometheus
 
 // Thread-safe: any number of threads may call handle() and overloaded() at once.
 // The storage passed in must be thread-safe too (every Storage is).
@@ -66,7 +44,7 @@ class Handler {
   Response handle(const Request& request, std::optional<Clock::time_point> deadline_cap = std::nullopt,
                   Clock::time_point received = Clock::now());
 
-  // Health and stats, answered at once (never blocks: no storage, no transform), so an
+  // Health, stats and metrics, answered at once (never blocks: no storage, no transform), so an
   // I/O thread can answer them without queueing them behind images. Nothing for other paths.
   std::optional<Response> answer_service_path(const Request& request, Clock::time_point received);
 
@@ -102,11 +80,13 @@ class Handler {
                              const ProbeCache::Entry& probed, const ObjectInfo& original,
                              const std::string& key);
   void store_variant(const std::string& key, const CachedVariant& variant, const std::string& source_etag);
-  std::string stats_json() const;
+  std::string stats_json() const;    // the counters as JSON (handler_metrics.cpp)
+  std::string metrics_text() const;  // the same, and more, for Prometheus (handler_metrics.cpp)
+  void count_response(const Exchange& exchange, const Response& response);  // handler_metrics.cpp
   void log_access(const Exchange& exchange, const Response& response);
 
   const Config config_;
-  Storage& storage_;
+  TimedStorage storage_;  // the store given, timed by operation for the metrics
   MemoryCache memory_cache_;
   ProbeCache probes_;
   Admission admission_;                     // before transforms_: the jobs hold its tickets

@@ -41,4 +41,8 @@ void end_vips_job() {
   vips_thread_shutdown();
 }
 
+std::uint64_t vips_memory_bytes() {
+  return static_cast<std::uint64_t>(vips_tracked_get_mem());
+}
+
 }  // namespace imageflex

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 
 namespace imageflex {
 
@@ -12,6 +13,9 @@ void init_vips(const char* argv0);
 
 // Frees libvips' per-thread state and error buffer after each job on a worker thread.
 void end_vips_job();
+
+// Pixel memory libvips holds now, in bytes (its tracked allocations), for the metrics.
+std::uint64_t vips_memory_bytes();
 
 using Deadline = std::chrono::steady_clock::time_point;
 

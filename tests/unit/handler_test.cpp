@@ -486,11 +486,12 @@ TEST_F(HandlerTest, ARequestReadLongerAgoThanTheDeadlineIs503WithoutWork) {
   EXPECT_EQ(handler().handle(request).result_int(), 200) << "read just now, it is served";
 }
 
-// Health and stats are answered without blocking (for the I/O thread); other paths are not.
-TEST_F(HandlerTest, OnlyHealthAndStatsAreServicePaths) {
+// Health, stats and metrics are answered without blocking (for the I/O thread); other paths are not.
+TEST_F(HandlerTest, OnlyHealthStatsAndMetricsAreServicePaths) {
   put_original("landscape.jpg", "landscape.jpg");
   const auto now = std::chrono::steady_clock::now();
-  for (const char* path : {"/_imageflex/health", "/_imageflex/stats", "/_imageflex/health?x=1"}) {
+  for (const char* path :
+       {"/_imageflex/health", "/_imageflex/stats", "/_imageflex/metrics", "/_imageflex/health?x=1"}) {
     auto answer = handler().answer_service_path(Request{http::verb::get, path, 11}, now);
     ASSERT_TRUE(answer) << path;
     EXPECT_EQ(answer->result_int(), 200) << path;

@@ -1,0 +1,62 @@
+#include "storage/timed_storage.h"
+
+#include <chrono>
+
+namespace imageflex {
+
+std::string_view TimedStorage::operation_name(Operation operation) {
+  switch (operation) {
+    case Operation::kStat: return "stat";
+    case Operation::kGet: return "get";
+    case Operation::kPut: return "put";
+    case Operation::kRemove: return "remove";
+  }
+  return "";
+}
+
+template <typename Call>
+auto TimedStorage::timed(Operation operation, Call&& call) -> decltype(call()) {
+  Timing& timing = timings_[index(operation)];
+  const auto started = std::chrono::steady_clock::now();
+  auto observe = [&] {
+    timing.seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  };
+  try {
+    if constexpr (std::is_void_v<decltype(call())>) {
+      call();
+      observe();
+    } else {
+      auto result = call();
+      observe();
+      return result;
+    }
+  } catch (...) {
+    // A failed call is timed too: a store that fails slowly is what the latency shows.
+    observe();
+    timing.errors.fetch_add(1, std::memory_order_relaxed);
+    throw;
+  }
+}
+
+std::optional<ObjectInfo> TimedStorage::stat(const std::string& key) {
+  return timed(Operation::kStat, [&] { return inner_.stat(key); });
+}
+
+GetResult TimedStorage::get(const std::string& key, const GetOptions& options) {
+  return timed(Operation::kGet, [&] { return inner_.get(key, options); });
+}
+
+void TimedStorage::put(const std::string& key, std::string_view bytes, const PutOptions& options) {
+  timed(Operation::kPut, [&] { inner_.put(key, bytes, options); });
+  bytes_written_.fetch_add(bytes.size(), std::memory_order_relaxed);
+}
+
+void TimedStorage::remove(const std::string& key) {
+  timed(Operation::kRemove, [&] { inner_.remove(key); });
+}
+
+std::uint64_t TimedStorage::errors(Operation operation) const {
+  return timings_[index(operation)].errors.load(std::memory_order_relaxed);
+}
+
+}  // namespace imageflex
