@@ -4,6 +4,7 @@
 #                                   jemalloc (the allocator; docs/operations.md, "Memory"),
 #                                   and what `make lambda` bundles with (zip, patchelf, CA certificates)
 #   scripts/install_deps.sh test    build + what the tests use: Swift S3 and nginx (integration), lcms tools (colour), clang-tidy (lint),
+#                                   Chromium and Node.js (the playground page),
 #                                   clang 14 with its libFuzzer runtime (fuzz)
 set -euo pipefail
 what=${1:-build}
@@ -13,7 +14,8 @@ if [ "$what" = test ]; then
   # liblcms2-utils: the colour reference (jpgicc, tificc); libgs-common: CMYK and grey ICC profiles.
   # clang-14, libclang-rt-14-dev: the fuzz targets (fuzz/), libFuzzer with ASan and UBSan.
   # python3, openssl: the signing recipes of docs/operations.md, run by UrlGuardsServerTest.
-  packages+=(swift swift-proxy swift-account swift-container swift-object memcached nginx-light curl
+  # chromium, nodejs, npm: the playground page's test in headless Chromium (tests/browser/).
+  packages+=(chromium nodejs npm swift swift-proxy swift-account swift-container swift-object memcached nginx-light curl
              liblcms2-utils libgs-common clang-tidy clang-14 libclang-rt-14-dev python3 openssl)
 fi
 missing=()
