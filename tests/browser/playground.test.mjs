@@ -12,7 +12,7 @@ const [binary, fixtures, screenshot, executablePath] = process.argv.slice(2);
 
 // A fresh folder store with two originals.
 const root = mkdtempSync(join(tmpdir(), 'imageflex-playground-'));
-for (const name of ['landscape.jpg', 'logo.png']) copyFileSync(join(fixtures, name), join(root, name));
+for (const name of ['landscape.jpg', 'portrait_exif6.jpg']) copyFileSync(join(fixtures, name), join(root, name));
 
 // The real server on a free port; its "listening" line names the port.
 const server = spawn(binary, ['serve', '--root', root, '--listen', '127.0.0.1:0', '--playground', 'true',
