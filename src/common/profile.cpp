@@ -77,7 +77,7 @@ class LineParser {
            text_[pos_] != ' ' && text_[pos_] != '\t' && text_[pos_] != '\r') {
       ++pos_;
     }
-    const std::string bare(text_.substr(start, pos_ - start));
+    std::string bare(text_.substr(start, pos_ - start));
     if (bare == "true" || bare == "false") return bare;
     const std::size_t digits = !bare.empty() && (bare[0] == '-' || bare[0] == '+') ? 1 : 0;
     bool number = bare.size() > digits;

@@ -79,10 +79,10 @@ std::vector<std::string> xml_elements(std::string_view xml, std::string_view tag
         text += xml[i];
         continue;
       }
-      static const std::pair<std::string_view, char> kEntities[] = {
+      static const std::pair<std::string_view, char> entities[] = {
           {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
       bool decoded = false;
-      for (const auto& [entity, c] : kEntities) {
+      for (const auto& [entity, c] : entities) {
         if (xml.substr(i, entity.size()) == entity) {
           text += c;
           i += entity.size() - 1;

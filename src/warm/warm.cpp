@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
@@ -40,7 +41,7 @@ std::string one_line(std::string_view text) {
 }
 
 std::string format_duration(double seconds) {
-  const long s = static_cast<long>(seconds + 0.5);
+  const long s = std::lround(seconds);
   if (s < 60) return std::to_string(s) + " s";
   return std::to_string(s / 60) + " min " + std::to_string(s % 60) + " s";
 }
@@ -84,14 +85,22 @@ void show_progress(Progress& progress, Clock::time_point start) {
 std::vector<std::string> warm_variants(const std::vector<int>& widths,
                                        const std::vector<std::string>& formats) {
   std::vector<std::string> width_parts;
+  width_parts.reserve(widths.size() + 1);
   for (int w : widths) width_parts.push_back("w=" + std::to_string(w));
   if (width_parts.empty()) width_parts.emplace_back();
   std::vector<std::string> format_parts;
+  format_parts.reserve(formats.size() + 1);
   for (const auto& f : formats) format_parts.push_back("f=" + f);
   if (format_parts.empty()) format_parts.emplace_back();
   std::vector<std::string> variants;
+  variants.reserve(width_parts.size() * format_parts.size());
   for (const auto& w : width_parts) {
-    for (const auto& f : format_parts) variants.push_back(w + (w.empty() || f.empty() ? "" : "&") + f);
+    for (const auto& f : format_parts) {
+      std::string variant = w;
+      if (!w.empty() && !f.empty()) variant += '&';
+      variant += f;
+      variants.push_back(std::move(variant));
+    }
   }
   return variants;
 }

@@ -46,7 +46,7 @@ Counts summary_counts(const std::string& output) {
 }
 
 TEST_P(WarmTest, MakesWhatRequestsThenHitAndARerunFindsItAllThere) {
-  const std::string list = manifest("# originals\nlandscape.jpg\n/logo.png\n\n");
+  const std::string list = manifest("# originals\nlandscape.jpg\n/alpha.png\n\n");
   auto first = warm({"--manifest", list, "--widths", "64,128", "--formats", "webp,jpeg"});
   EXPECT_EQ(first.status, 0) << first.output;
   const Counts made = summary_counts(first.output);
