@@ -94,11 +94,15 @@ TEST_P(WarmTest, CtrlCStopsCleanlyAndARerunResumes) {
   const std::string list = manifest("landscape.jpg\n");
   std::string command;
   for (const auto& arg : service().args()) command += " '" + arg + "'";
-  auto interrupted = run_command({"/bin/bash", "-c",
-                                  "'" + imageflex_binary() + "' warm --manifest '" + list + "' --widths " +
-                                      widths + " --formats avif --parallel 1" + command +
-                                      " & pid=$!; sleep 1.5; kill -INT $pid; wait $pid; echo \"exit=$?\""},
-                                 service().env());
+  // SIGINT once warm has said what it will make (its handler is installed by then).
+  const std::string err = dir_ + "/stderr";
+  auto interrupted =
+      run_command({"/bin/bash", "-c",
+                   "'" + imageflex_binary() + "' warm --manifest '" + list + "' --widths " + widths +
+                       " --formats avif --parallel 1" + command + " 2>'" + err + "' & pid=$!; " +
+                       "for i in $(seq 300); do grep -q 'at once' '" + err + "' && break; sleep 0.1; done; " +
+                       "sleep 0.5; kill -INT $pid; wait $pid; echo \"exit=$?\"; cat '" + err + "'"},
+                  service().env());
   EXPECT_NE(interrupted.output.find("exit=130"), std::string::npos) << interrupted.output;
   EXPECT_NE(interrupted.output.find("not started (interrupted)"), std::string::npos) << interrupted.output;
   const Counts stopped = summary_counts(interrupted.output);
