@@ -35,6 +35,7 @@ run: deps
 	@echo "  http://$(LISTEN)/logo.png?w=200&fit=contain&h=100  letterboxed, alpha kept"
 	@echo "  http://$(LISTEN)/spinner.gif?w=64               animated, every frame kept"
 	@echo "  http://$(LISTEN)/_imageflex/stats               counters"
+	@echo "  http://$(LISTEN)/_imageflex/playground          try parameters on every image (dev profile)"
 	$(BUILD)/imageflex serve --root $(ROOT) --listen $(LISTEN)
 
 test: test-deps
