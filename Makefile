@@ -41,6 +41,7 @@ run: deps
 	@echo "  http://$(LISTEN)/spinner.gif?w=64                    animated, every frame kept"
 	@echo "  http://$(LISTEN)/_imageflex/stats                    counters (JSON); /_imageflex/metrics for Prometheus"
 	@echo "  (samples/photos/LICENSES.md: where the photographs come from; landscape.jpg, logo.png: synthetic)"
+	@echo "  http://$(LISTEN)/_imageflex/playground                try parameters on every image (dev profile)"
 	$(BUILD)/imageflex serve --root $(ROOT) --listen $(LISTEN)
 
 # The server, its systemd unit, /etc/imageflex/imageflex.env (for PREFIX=/usr; PREFIX/etc otherwise)

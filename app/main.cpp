@@ -1,5 +1,7 @@
 // imageflex: the server (`serve`) and a CLI over the same core (`convert`, `sign`).
+#include <atomic>
 #include <charconv>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -13,6 +15,7 @@
 
 #include "common/allocator.h"
 #include "common/config.h"
+#include "common/config_report.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/version.h"
@@ -24,32 +27,40 @@
 #include "request/url_guards.h"
 #include "storage/open_storage.h"
 #include "variant/make_variant.h"
+#include "warm/warm.h"
 
 using namespace imageflex;
 
 namespace {
 
 void print_help() {
-  std::cout << "imageflex " << kVersion << ": on-the-fly image resizing, conversion and caching\n\n"
-            << "usage:\n"
-            << "  imageflex serve [--setting value ...]   serve images over HTTP\n"
-            << "  imageflex convert IN OUT [w=N] [h=N] [fit=cover|contain|inside|fill] [f=FORMAT] [q=N] "
-               "[enlarge=true]\n"
-            << "                                          make one variant with the server's pipeline\n"
-            << "  imageflex lambda [--setting value ...]  serve AWS Lambda invocations (its bootstrap)\n"
-            << "  imageflex sign PATH?QUERY [--expires-in SECONDS]\n"
-            << "                                          print the URL signed with the first of sign-keys\n"
-            << "  imageflex params                        print the query parameters the parser reads\n"
-            << "                                          (one a line: the edge keys on them)\n"
-            << "  imageflex --help | --version\n\n"
-            << "URL parameters (GET /KEY?name=value&...; any other parameter is ignored):\n";
+  std::cout
+      << "imageflex " << kVersion << ": on-the-fly image resizing, conversion and caching\n\n"
+      << "usage:\n"
+      << "  imageflex serve [--setting value ...]   serve images over HTTP\n"
+      << "  imageflex convert IN OUT [w=N] [h=N] [fit=cover|contain|inside|fill] [f=FORMAT] [q=N] "
+         "[enlarge=true]\n"
+      << "                                          make one variant with the server's pipeline\n"
+      << "  imageflex lambda [--setting value ...]  serve AWS Lambda invocations (its bootstrap)\n"
+      << "  imageflex sign PATH?QUERY [--expires-in SECONDS]\n"
+      << "                                          print the URL signed with the first of sign-keys\n"
+      << "  imageflex warm (--manifest FILE | --prefix PREFIX) [--widths 320,640] [--formats avif,webp]\n"
+      << "                 [--parallel N] [--setting value ...]\n"
+      << "                                          make variants ahead of traffic, into the store\n"
+      << "  imageflex config [--setting value ...]  print the settings in effect and where each came from\n"
+      << "  imageflex params                        print the query parameters the parser reads\n"
+      << "                                          (one a line: the edge keys on them)\n"
+      << "  imageflex --help | --version\n\n"
+      << "URL parameters (GET /KEY?name=value&...; any other parameter is ignored):\n";
   auto print_parameter = [](const UrlParameter& p) {
     std::string name = "  " + std::string(p.name) + "=" + std::string(p.values);
     std::cout << name << std::string(name.size() < 40 ? 40 - name.size() : 1, ' ') << p.meaning << "\n";
   };
   for (const auto& p : kImageParameters) print_parameter(p);
   for (const auto& p : kSignatureParameters) print_parameter(p);
-  std::cout << "\nsettings (flag, environment, default); flags win over the environment:\n";
+  std::cout
+      << "\nsettings (flag, environment, default); a flag wins over the environment variable, that over\n"
+      << "the profile CONFIG-DIR/ENV.toml (--env, IF_ENV: dev, staging or prod), that over the default:\n";
   for (const auto& s : settings()) {
     std::string flag = "  --" + s.flag;
     std::cout << flag << std::string(flag.size() < 28 ? 28 - flag.size() : 1, ' ') << s.env << "  ["
@@ -75,8 +86,15 @@ std::map<std::string, std::string> parse_flags(const std::vector<std::string>& a
   return flags;
 }
 
-int serve(const std::vector<std::string>& args) {
+// The settings, with the environment named in every log line from here on.
+Config load_settings(const std::vector<std::string>& args) {
   Config config = load_config(parse_flags(args), settings_environment());
+  set_log_environment(config.env);
+  return config;
+}
+
+int serve(const std::vector<std::string>& args) {
+  Config config = load_settings(args);
   init_vips("imageflex");
   auto storage = open_storage(config);
   // A wrong key, bucket or endpoint shows up here, in words, rather than as 404s later.
@@ -91,6 +109,8 @@ int serve(const std::vector<std::string>& args) {
   log_line(Json{{"level", "info"},
                 {"msg", "listening on http://" + config.listen.substr(0, config.listen.rfind(':')) + ":" +
                             std::to_string(server.port())},
+                {"env", config.env},
+                {"profile", config.profile},
                 {"storage", storage->describe()},
                 {"workers", config.workers},
                 {"allocator", describe_allocator()}});
@@ -164,6 +184,83 @@ int print_params() {
   return 0;
 }
 
+// Takes a command's own flag out of the settings' flags.
+std::optional<std::string> take_flag(std::map<std::string, std::string>& flags, const std::string& name) {
+  auto found = flags.find(name);
+  if (found == flags.end()) return std::nullopt;
+  std::string value = found->second;
+  flags.erase(found);
+  return value;
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> items;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    if (!item.empty()) items.push_back(item);
+  }
+  return items;
+}
+
+std::atomic<bool> warm_stop{false};
+
+// The first Ctrl-C stops warm-up after the requests in flight; a second one kills at once.
+void on_interrupt(int /*signal*/) {
+  warm_stop.store(true);
+  std::signal(SIGINT, SIG_DFL);
+}
+
+int warm(const std::vector<std::string>& args) {
+  auto flags = parse_flags(args);
+  const auto manifest = take_flag(flags, "manifest");
+  const auto prefix = take_flag(flags, "prefix");
+  const auto widths = take_flag(flags, "widths");
+  const auto formats = take_flag(flags, "formats");
+  const auto parallel = take_flag(flags, "parallel");
+  if (manifest.has_value() == prefix.has_value()) {
+    throw std::invalid_argument("warm needs --manifest FILE or --prefix PREFIX (\"\" for the whole store)");
+  }
+  WarmPlan plan;
+  for (const auto& width : split_list(widths.value_or(""))) {
+    std::size_t end = 0;
+    int value = 0;
+    try {
+      value = std::stoi(width, &end);
+    } catch (const std::exception&) {
+      end = 0;
+    }
+    if (end != width.size() || value < 1) throw std::invalid_argument("invalid widths '" + width + "'");
+    plan.widths.push_back(value);
+  }
+  plan.formats = split_list(formats.value_or(""));
+  if (plan.widths.empty() && plan.formats.empty()) {
+    throw std::invalid_argument("warm needs --widths and/or --formats: nothing to make");
+  }
+  plan.variants = warm_variants(plan.widths, plan.formats);
+  if (parallel) {
+    plan.parallel = std::atoi(parallel->c_str());
+    if (plan.parallel < 1) throw std::invalid_argument("invalid parallel '" + *parallel + "'");
+  }
+  const Config config = load_config(flags, settings_environment());
+  set_log_environment(config.env);
+  init_vips("imageflex");
+  auto storage = open_storage(config);
+  if (manifest) {
+    std::ifstream in(*manifest, std::ios::binary);
+    if (!in) throw std::invalid_argument("cannot read manifest " + *manifest);
+    std::stringstream text;
+    text << in.rdbuf();
+    plan.keys = parse_manifest(text.str());
+  } else {
+    plan.keys = list_originals(*storage, *prefix);
+  }
+  std::signal(SIGINT, on_interrupt);
+  const WarmSummary summary = run_warm(config, *storage, plan, warm_stop);
+  std::cout << format_summary(summary) << std::flush;
+  if (summary.not_started > 0 || warm_stop.load()) return 130;  // as a shell reports Ctrl-C
+  return summary.failed.empty() ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -186,6 +283,13 @@ int main(int argc, char** argv) {
     if (command == "lambda") {
       return run_lambda([&] { return load_config(parse_flags(rest), settings_environment()); });
     }
+
+    if (command == "warm") return warm(rest);
+    if (command == "config") {
+      std::cout << config_report(resolve_config(parse_flags(rest), settings_environment()));
+      return 0;
+    }
+    if (command == "lambda") return run_lambda([&] { return load_settings(rest); });
     std::cerr << "imageflex: unknown command '" << command << "' (try --help)\n";
     return 2;
   } catch (const Error& error) {

@@ -5,6 +5,7 @@
 #                                   and what `make lambda` bundles with (zip, patchelf, CA certificates)
 #   scripts/install_deps.sh test    build + what the tests use: Swift S3 and nginx (integration), ModSecurity and the OWASP
 #                                   Core Rule Set (the edge, deploy/edge), lcms tools (colour), clang-tidy (lint), promtool (metrics),
+#                                   Chromium and Node.js (the playground page),
 #                                   clang 14 with its libFuzzer runtime (fuzz)
 #   scripts/install_deps.sh bench   test + what `make bench` runs beside the service: wrk (load), gnuplot-nox
 #                                   (charts), Node.js and npm (the sharp and ipx peers; their npm packages are
@@ -19,15 +20,16 @@ if [ "$what" = test ] || [ "$what" = bench ]; then
   # python3, openssl: the signing recipes of docs/operations.md, run by UrlGuardsServerTest.
   # libnginx-mod-http-modsecurity, modsecurity-crs: the edge's WAF (EdgeTest; it loads into nginx-light).
   # prometheus: promtool checks /_imageflex/metrics and deploy/monitoring/ (MetricsTest).
+  # chromium: the playground page's test in headless Chromium (tests/browser/), driven from Node.js.
   packages+=(swift swift-proxy swift-account swift-container swift-object memcached nginx-light curl
-             libnginx-mod-http-modsecurity modsecurity-crs
+             libnginx-mod-http-modsecurity modsecurity-crs chromium
              liblcms2-utils libgs-common clang-tidy clang-14 libclang-rt-14-dev python3 openssl prometheus)
+  # Node.js from Debian or another source (NodeSource's 20 bundles npm): only what is absent.
+  command -v node >/dev/null || packages+=(nodejs)
+  command -v npm >/dev/null || packages+=(npm)
 fi
 if [ "$what" = bench ]; then
   packages+=(wrk gnuplot-nox)
-  # Node.js from Debian (18) or another source (NodeSource's 20 bundles npm): only what is absent.
-  command -v node >/dev/null || packages+=(nodejs)
-  command -v npm >/dev/null || packages+=(npm)
 fi
 missing=()
 for p in "${packages[@]}"; do

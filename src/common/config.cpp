@@ -3,14 +3,20 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
+#include "common/profile.h"
 #include "common/text.h"
 
 namespace imageflex {
 namespace {
+
+constexpr std::string_view kEnvFlag = "env";
+constexpr std::string_view kConfigDirFlag = "config-dir";
 
 struct Setting {
   SettingInfo info;
@@ -124,6 +130,24 @@ void check_sizes(const Config& config) {
 const std::vector<Setting>& table() {
   static const Config d;
   static const std::vector<Setting> settings = {
+      // These two pick the profile, so they are read before it and cannot be set in it.
+      {{std::string(kEnvFlag), "IF_ENV", d.env,
+        "environment, dev, staging or prod: selects CONFIG-DIR/ENV.toml"},
+       [](Config& c, const std::string& v) {
+         if (v != "dev" && v != "staging" && v != "prod") {
+           throw std::invalid_argument("unknown environment '" + v + "': use one of dev, staging, prod");
+         }
+         c.env = v;
+       }},
+      {{std::string(kConfigDirFlag), "IF_CONFIG_DIR", "config", "folder of the environment profiles"},
+       [](Config&, const std::string& v) {
+         if (v.empty()) throw std::invalid_argument("invalid config-dir: empty");
+       }},
+      {{"playground", "IF_PLAYGROUND", "true",
+        "serve /_imageflex/playground, a page to try parameters on the store's images (it lists them)"},
+       [](Config& c, const std::string& v) { c.playground = parse_bool("playground", v); }},
+      {{"require-signing", "IF_REQUIRE_SIGNING", "false", "refuse to start without sign-keys"},
+       [](Config& c, const std::string& v) { c.require_signing = parse_bool("require-signing", v); }},
       {{"root", "IF_ROOT", d.root, "folder of originals (filesystem storage)"},
        [](Config& c, const std::string& v) {
          if (v.empty()) throw std::invalid_argument("invalid root: empty");
@@ -244,7 +268,7 @@ const std::vector<Setting>& table() {
        limit(&Limits::deadline_ms, "deadline-ms", 10, 600000)},
       // Cost guards (request/url_guards.h): each bounds the variants one original can cost.
       {{"sign-keys", "IF_SIGN_KEYS", "(none: signing off)",
-        "comma-separated HMAC keys, each at least 32 bytes; any verifies s=, the first signs"},
+        "comma-separated HMAC keys, each at least 32 bytes; any verifies s=, the first signs", true},
        [](Config& c, const std::string& v) { c.url_guards.signing.keys = parse_keys(v); }},
       {{"sign-originals", "IF_SIGN_ORIGINALS", "true",
         "with sign-keys: originals (no image parameters) need a signature too"},
@@ -303,9 +327,9 @@ const std::vector<Setting>& table() {
         "access key; with the secret, it comes before every other credential source"},
        aws_text(&AwsSettings::access_key_id)},
       {{"aws-secret-access-key", "AWS_SECRET_ACCESS_KEY", "(none)",
-        "secret key (prefer the environment: flags show in ps)"},
+        "secret key (prefer the environment: flags show in ps)", true},
        aws_text(&AwsSettings::secret_access_key)},
-      {{"aws-session-token", "AWS_SESSION_TOKEN", "(none)", "session token of temporary keys"},
+      {{"aws-session-token", "AWS_SESSION_TOKEN", "(none)", "session token of temporary keys", true},
        aws_text(&AwsSettings::session_token)},
       {{"aws-profile", "AWS_PROFILE", d.aws.profile, "section of the shared credentials file"},
        aws_text(&AwsSettings::profile)},
@@ -319,7 +343,7 @@ const std::vector<Setting>& table() {
         "container credentials URL: https, or http on loopback or the ECS/EKS address"},
        aws_text(&AwsSettings::container_credentials_full_uri)},
       {{"aws-container-authorization-token", "AWS_CONTAINER_AUTHORIZATION_TOKEN", "(none)",
-        "Authorization header for the container credentials URL"},
+        "Authorization header for the container credentials URL", true},
        aws_text(&AwsSettings::container_authorization_token)},
       {{"aws-container-authorization-token-file", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "(none)",
         "file holding that header, read at every fetch (EKS Pod Identity)"},
@@ -347,29 +371,99 @@ const std::vector<SettingInfo>& settings() {
   return infos;
 }
 
-Config load_config(const std::map<std::string, std::string>& flags,
-                   const std::map<std::string, std::string>& environment) {
+std::optional<std::string> read_profile_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  if (in.bad()) throw std::invalid_argument("cannot read profile " + path);
+  return buffer.str();
+}
+
+ResolvedConfig resolve_config(const std::map<std::string, std::string>& flags,
+                              const std::map<std::string, std::string>& environment,
+                              const ProfileReader& reader) {
   for (const auto& [name, value] : flags) {
     bool known = false;
     for (const auto& s : table()) known = known || s.info.flag == name;
     if (!known) throw std::invalid_argument("unknown setting --" + name);
   }
-  Config config;
-  for (const auto& s : table()) {
-    auto flag = flags.find(s.info.flag);
-    auto env = environment.find(s.info.env);
-    if (flag != flags.end()) {
-      s.apply(config, flag->second);
-    } else if (env != environment.end()) {
-      s.apply(config, env->second);
+  // The environment and the profile folder come from flags or variables only.
+  const auto chosen = [&](std::string_view flag, const std::string& env, const std::string& fallback) {
+    if (auto found = flags.find(std::string(flag)); found != flags.end())
+      return std::pair{found->second, true};
+    if (auto found = environment.find(env); found != environment.end()) return std::pair{found->second, true};
+    return std::pair{fallback, false};
+  };
+  const Config defaults;
+  const auto [env_name, env_named] = chosen(kEnvFlag, "IF_ENV", defaults.env);
+  const auto [dir, dir_named] = chosen(kConfigDirFlag, "IF_CONFIG_DIR", "config");
+  const std::string path = dir + "/" + env_name + ".toml";
+  std::vector<ProfileEntry> profile;
+  bool have_profile = false;
+  if (env_name == "dev" || env_name == "staging" || env_name == "prod") {  // else the env row names it
+    if (auto text = reader(path)) {
+      profile = parse_profile(*text, path);
+      have_profile = true;
+    } else if (env_named || dir_named) {
+      throw std::invalid_argument("no profile " + path + " for environment " + env_name +
+                                  " (set config-dir / IF_CONFIG_DIR to the folder of the profiles)");
     }
   }
+  for (const auto& entry : profile) {
+    const auto where = path + ":" + std::to_string(entry.line);
+    if (entry.key == kEnvFlag || entry.key == kConfigDirFlag) {
+      throw std::invalid_argument(where + ": " + entry.key +
+                                  " picks the profile, so it cannot be set in one");
+    }
+    bool known = false;
+    for (const auto& s : table()) known = known || s.info.flag == entry.key;
+    if (!known) throw std::invalid_argument(where + ": unknown setting '" + entry.key + "'");
+  }
+
+  ResolvedConfig resolved;
+  Config& config = resolved.config;
+  for (const auto& s : table()) {
+    SettingOrigin origin{&s.info, s.info.default_value, SettingSource::kDefault, ""};
+    const auto flag = flags.find(s.info.flag);
+    const auto env = environment.find(s.info.env);
+    const auto in_profile =
+        std::find_if(profile.begin(), profile.end(), [&](const auto& e) { return e.key == s.info.flag; });
+    if (flag != flags.end()) {
+      origin = {&s.info, flag->second, SettingSource::kFlag, "--" + s.info.flag};
+    } else if (env != environment.end()) {
+      origin = {&s.info, env->second, SettingSource::kEnvironment, s.info.env};
+    } else if (in_profile != profile.end()) {
+      origin = {&s.info, in_profile->value, SettingSource::kProfile,
+                path + ":" + std::to_string(in_profile->line)};
+    }
+    if (origin.source == SettingSource::kProfile) {
+      try {
+        s.apply(config, origin.value);
+      } catch (const std::invalid_argument& error) {
+        throw std::invalid_argument(origin.where + ": setting " + s.info.flag + ": " + error.what());
+      }
+    } else if (origin.source != SettingSource::kDefault) {
+      s.apply(config, origin.value);
+    }
+    resolved.origins.push_back(std::move(origin));
+  }
+  if (have_profile) config.profile = path;
   check_sizes(config);
+  if (config.require_signing && config.url_guards.signing.keys.empty()) {
+    throw std::invalid_argument("require-signing is on (environment " + config.env +
+                                ") but sign-keys is empty: set IF_SIGN_KEYS");
+  }
   if (const auto home = environment.find("HOME"); home != environment.end()) config.aws.home = home->second;
   if (config.workers == 0) {
     config.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   }
-  return config;
+  return resolved;
+}
+
+Config load_config(const std::map<std::string, std::string>& flags,
+                   const std::map<std::string, std::string>& environment) {
+  return resolve_config(flags, environment).config;
 }
 
 std::map<std::string, std::string> settings_environment() {

@@ -1,9 +1,12 @@
-// Service configuration: defaults < environment (IF_*, AWS_*) < command-line flags.
-// This is the only code that reads the environment.
+// Service configuration: defaults < the environment's profile (config/ENV.toml) <
+// environment variables (IF_*, AWS_*) < command-line flags.
+// This is the only code that reads the environment (and the profile file).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +42,12 @@ struct AwsSettings {
 };
 
 struct Config {
+  // The environment (dev, staging, prod, as deploy/aws names them): it picks the profile,
+  // and logs and metrics carry it.
+  std::string env = "dev";
+  std::string profile;             // the profile file read; "" = none
+  bool playground = true;          // /_imageflex/playground and the endpoints it reads
+  bool require_signing = false;    // start only with sign-keys (prod: no unsigned URLs by mistake)
   std::string root = "./samples";  // filesystem storage root
   std::string storage;             // "" = the filesystem root; "s3://bucket/prefix"
   std::string listen = "127.0.0.1:8080";
@@ -78,11 +87,39 @@ struct SettingInfo {
   std::string env;
   std::string default_value;
   std::string help;
+  bool secret = false;  // never printed (imageflex config shows that it is set, not its value)
 };
 const std::vector<SettingInfo>& settings();
 
-// Applies environment then flags (name → value, flags without the leading "--")
-// over defaults and validates; throws std::invalid_argument naming the setting.
+// Where a setting's value in effect came from (`imageflex config` prints it).
+enum class SettingSource { kDefault, kProfile, kEnvironment, kFlag };
+struct SettingOrigin {
+  const SettingInfo* info = nullptr;
+  std::string value;  // the text applied, or the default's description
+  SettingSource source = SettingSource::kDefault;
+  std::string where;  // "config/prod.toml:4", "IF_WORKERS", "--workers"; "" for defaults
+};
+struct ResolvedConfig {
+  Config config;
+  std::vector<SettingOrigin> origins;  // in the settings' order
+};
+
+// Reads a profile file; nullopt when it does not exist. Throws std::invalid_argument when
+// it exists but cannot be read.
+using ProfileReader = std::function<std::optional<std::string>(const std::string& path)>;
+std::optional<std::string> read_profile_file(const std::string& path);
+
+// The environment (--env, IF_ENV, default dev) selects CONFIG_DIR/ENV.toml (--config-dir,
+// IF_CONFIG_DIR, default ./config); a missing file is an error only when the environment
+// or the folder was named. Then each setting: flag, else environment variable, else
+// profile, else default. Throws std::invalid_argument naming the setting (and, for the
+// profile, the file and line).
+ResolvedConfig resolve_config(const std::map<std::string, std::string>& flags,
+                              const std::map<std::string, std::string>& environment,
+                              const ProfileReader& reader = read_profile_file);
+
+// resolve_config(...).config: flags (name → value, without the leading "--") over the
+// environment over the profile over defaults, validated.
 Config load_config(const std::map<std::string, std::string>& flags,
                    const std::map<std::string, std::string>& environment);
 

@@ -7,6 +7,7 @@ namespace imageflex {
 namespace {
 
 std::mutex output_mutex;
+std::string environment_name;  // written once at start, before any thread logs
 
 void write_line(std::FILE* stream, std::string line) {
   line += '\n';
@@ -26,7 +27,14 @@ void log_line(const Json& object) {
 }
 
 void log_event(std::string_view level, std::string_view message) {
-  write_line(stderr, to_json(Json{{"level", level}, {"msg", message}}));
+  Json event{{"level", level}};
+  if (!environment_name.empty()) event["env"] = environment_name;
+  event["msg"] = message;
+  write_line(stderr, to_json(event));
+}
+
+void set_log_environment(std::string name) {
+  environment_name = std::move(name);
 }
 
 RepeatFilter::RepeatFilter(Clock::duration interval, std::size_t max_messages)

@@ -25,8 +25,12 @@ std::string to_json(const Json& value);
 // the access log.
 void log_line(const Json& object);
 
-// {"level":"...","msg":"..."} on stderr, for start-up, warnings and internal errors.
+// {"level":"...","env":"...","msg":"..."} on stderr, for start-up, warnings and internal
+// errors; "env" once set_log_environment() has named the environment (dev, staging, prod).
 void log_event(std::string_view level, std::string_view message);
+
+// Names the environment in every log_event line from now on (set once, at start).
+void set_log_environment(std::string name);
 
 // Keeps a flood of identical warnings (libtiff can warn once per strip, on every read
 // of a file) to one line plus at most one summary per interval for each message.

@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/text.h"
 #include "http/conditional.h"
+#include "http/playground.h"
 #include "image/cost.h"
 #include "request/key.h"
 #include "request/normalise.h"
@@ -158,6 +159,10 @@ Response Handler::route(Exchange& exchange) {
   if (path == kHealthPath) return text_response(request, "text/plain", "ok\n");
   if (path == kStatsPath) return text_response(request, "application/json", stats_json());
   if (path == kMetricsPath) return text_response(request, kPrometheusContentType, metrics_text());
+  if (auto page = answer_playground(request, path, target.substr(path.size() + (path.size() < target.size())),
+                                    config_, storage_)) {
+    return std::move(*page);
+  }
 
   // The URL becomes a plain request (or a 400/404/414 with its reason); then only what the
   // site signed, at the sizes it allows, may cost work or storage (403, 400, or snapped).

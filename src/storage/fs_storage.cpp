@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <random>
 #include <stdexcept>
 #include <utility>
@@ -213,6 +214,35 @@ void FsStorage::remove(const std::string& key) {
   if (::unlinkat(dir_fd.get(), name.c_str(), 0) != 0 && errno != ENOENT)
     store_failure("cannot remove object");
   if (housekeeper_ && FsHousekeeper::is_variant(key)) housekeeper_->removed(key);
+}
+
+// A walk of the whole folder, sorted: fine for a warm-up or a page of the playground,
+// not for a hot path. Only regular files count (a symlink is not followed out of the root).
+ListPage FsStorage::list(const std::string& prefix, const std::string& start_after, std::size_t max_keys) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> keys;
+  std::error_code error;
+  fs::recursive_directory_iterator it(root_, fs::directory_options::none, error);
+  for (; !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
+    const std::string name = it->path().filename().string();
+    const auto type = it->symlink_status(error).type();
+    if (it.depth() == 0 && name == "_imageflex" && type == fs::file_type::directory) {
+      it.disable_recursion_pending();  // the service's own variants
+      continue;
+    }
+    if (type != fs::file_type::regular || name.rfind(".tmp-", 0) == 0) continue;
+    std::string key = it->path().lexically_relative(root_).generic_string();
+    if (key.rfind(prefix, 0) == 0 && key > start_after) keys.push_back(std::move(key));
+  }
+  if (error) throw Error(ErrorKind::kStoreUnavailable, "list " + root_ + ": " + error.message());
+  std::sort(keys.begin(), keys.end());
+  ListPage page;
+  if (keys.size() > max_keys) {
+    keys.resize(max_keys);
+    page.next = keys.empty() ? start_after : keys.back();
+  }
+  page.keys = std::move(keys);
+  return page;
 }
 
 }  // namespace imageflex

@@ -29,6 +29,7 @@ class FsStorage : public Storage {
   GetResult get(const std::string& key, const GetOptions& options) override;
   void put(const std::string& key, std::string_view bytes, const PutOptions& options) override;
   void remove(const std::string& key) override;
+  ListPage list(const std::string& prefix, const std::string& start_after, std::size_t max_keys) override;
   std::string describe() const override { return "file:" + root_; }
   std::vector<std::pair<std::string, std::uint64_t>> stats() const override;
   std::uint64_t bytes_read() const override { return bytes_read_.load(); }

@@ -280,11 +280,14 @@ S3Client::Attempt S3Client::send_once(const S3Request& request, const std::strin
   transfer.body = &response.body;
 
   const std::string uri = canonical_uri(request.path);
-  const std::string url = address_.scheme + "://" + address_.host_header + uri;
+  const std::string query = canonical_query_string(request.query);
+  const std::string url =
+      address_.scheme + "://" + address_.host_header + uri + (query.empty() ? "" : "?" + query);
 
   SigV4Request to_sign;
   to_sign.method = request.method;
   to_sign.canonical_uri = uri;
+  to_sign.query = request.query;
   to_sign.headers.emplace_back("host", address_.host_header);
   for (const auto& header : request.headers) to_sign.headers.push_back(header);
   to_sign.payload_sha256 = payload_sha256;

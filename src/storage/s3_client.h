@@ -23,6 +23,7 @@ struct S3Request {
 
   std::string method;                   // GET, HEAD, PUT, DELETE
   std::string path;                     // object path under the bucket (prefix included); empty: the bucket
+  NameValueList query;                  // decoded query parameters, sent and signed
   NameValueList headers;                // extra headers, sent and signed
   std::string_view body;                // PUT payload
   std::uint64_t max_body = UINT64_MAX;  // a 2xx body beyond this is not read (too_large)

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "common/error.h"
 #include "common/http_date.h"
@@ -62,6 +64,40 @@ bool valid_header_value(std::string_view value) {
 }
 
 // "store refused write (403 AccessDenied)"
+// The text of each <TAG>…</TAG> in an S3 XML answer, entities decoded (keys may hold & < >).
+std::vector<std::string> xml_elements(std::string_view xml, std::string_view tag) {
+  const std::string open = "<" + std::string(tag) + ">";
+  const std::string close = "</" + std::string(tag) + ">";
+  std::vector<std::string> found;
+  for (std::size_t at = xml.find(open); at != std::string_view::npos; at = xml.find(open, at)) {
+    const std::size_t start = at + open.size();
+    const std::size_t end = xml.find(close, start);
+    if (end == std::string_view::npos) break;
+    std::string text;
+    for (std::size_t i = start; i < end; ++i) {
+      if (xml[i] != '&') {
+        text += xml[i];
+        continue;
+      }
+      static const std::pair<std::string_view, char> entities[] = {
+          {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
+      bool decoded = false;
+      for (const auto& [entity, c] : entities) {
+        if (xml.substr(i, entity.size()) == entity) {
+          text += c;
+          i += entity.size() - 1;
+          decoded = true;
+          break;
+        }
+      }
+      if (!decoded) text += '&';
+    }
+    found.push_back(std::move(text));
+    at = end + close.size();
+  }
+  return found;
+}
+
 Error refused(const std::string& what, std::string_view body) {
   const std::string code = s3_error_code(body);
   return store_unavailable("store refused " + what + " (403" + (code.empty() ? "" : " " + code) + ")");
@@ -196,6 +232,31 @@ void S3Storage::remove(const std::string& key) {
   if ((response.status >= 200 && response.status < 300) || response.status == 404) return;
   if (response.status == 403) throw refused("delete", response.body);
   throw store_unavailable("remove: " + s3_failure_reason(response.status, response.body));
+}
+
+ListPage S3Storage::list(const std::string& prefix, const std::string& start_after, std::size_t max_keys) {
+  const std::string base = prefix_.empty() ? "" : prefix_ + "/";
+  S3Request request{"GET", ""};
+  request.query = {
+      {"list-type", "2"},
+      {"prefix", base + prefix},
+      {"max-keys", std::to_string(std::max<std::size_t>(1, std::min<std::size_t>(max_keys, 1000)))}};
+  if (!start_after.empty()) request.query.emplace_back("start-after", base + start_after);
+  const S3Response response = client_.send(request);
+  if (response.status == 403) throw refused("list (s3:ListBucket)", response.body);
+  if (response.status < 200 || response.status >= 300) {
+    throw store_unavailable("list: " + s3_failure_reason(response.status, response.body));
+  }
+  ListPage page;
+  std::string last;
+  for (auto& key : xml_elements(response.body, "Key")) {
+    if (key.rfind(base, 0) != 0) continue;
+    last = key.substr(base.size());
+    if (last.rfind("_imageflex/", 0) != 0) page.keys.push_back(last);
+  }
+  const auto truncated = xml_elements(response.body, "IsTruncated");
+  if (!truncated.empty() && truncated.front() == "true" && !last.empty()) page.next = last;
+  return page;
 }
 
 void S3Storage::create_bucket() {

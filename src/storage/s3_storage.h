@@ -37,6 +37,8 @@ class S3Storage : public Storage {
   GetResult get(const std::string& key, const GetOptions& options) override;
   void put(const std::string& key, std::string_view bytes, const PutOptions& options) override;
   void remove(const std::string& key) override;
+  // ListObjectsV2 (needs s3:ListBucket, which serving does not).
+  ListPage list(const std::string& prefix, const std::string& start_after, std::size_t max_keys) override;
   std::string describe() const override;
   std::uint64_t bytes_read() const override { return bytes_read_.load(); }
 

@@ -39,6 +39,12 @@ struct GetOptions {
   std::uint64_t first_bytes = 0;
 };
 
+// One page of keys (Storage::list).
+struct ListPage {
+  std::vector<std::string> keys;  // ascending byte order
+  std::string next;               // pass as start_after for the next page; "" = this was the last
+};
+
 enum class GetStatus { kOk, kNotFound, kNotModified, kPreconditionFailed, kTooLarge };
 
 struct GetResult {
@@ -62,7 +68,12 @@ class Storage {
   // Atomic: readers see the old object or the whole new one, never a part.
   virtual void put(const std::string& key, std::string_view bytes, const PutOptions& options) = 0;
   virtual void remove(const std::string& key) = 0;  // a missing key is not an error
-  virtual std::string describe() const = 0;         // for logs: "file:/srv/img", "s3://bucket/prefix"
+  // Up to `max_keys` keys that start with `prefix` and sort after `start_after`
+  // (ascending byte order), for `imageflex warm` and the playground. The service's own
+  // keys (under _imageflex/, and unfinished writes) are never listed, so a page may hold
+  // fewer keys than asked even when `next` says there are more.
+  virtual ListPage list(const std::string& prefix, const std::string& start_after, std::size_t max_keys) = 0;
+  virtual std::string describe() const = 0;  // for logs: "file:/srv/img", "s3://bucket/prefix"
   // The backend's own counters for /_imageflex/stats (the folder store's quota, say).
   virtual std::vector<std::pair<std::string, std::uint64_t>> stats() const { return {}; }
   // Body bytes get() has read from the store since start (stats: what a request cost the store).

@@ -169,4 +169,19 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
   return true;
 }
 
+ListPage MemoryStorage::list(const std::string& prefix, const std::string& start_after,
+                             std::size_t max_keys) {
+  ListPage page;
+  std::lock_guard lock(mutex_);
+  for (auto it = objects_.upper_bound(start_after); it != objects_.end(); ++it) {
+    if (it->first.rfind(prefix, 0) != 0 || it->first.rfind("_imageflex/", 0) == 0) continue;
+    if (page.keys.size() == max_keys) {
+      page.next = page.keys.back();
+      break;
+    }
+    page.keys.push_back(it->first);
+  }
+  return page;
+}
+
 }  // namespace imageflex::test

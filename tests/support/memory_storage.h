@@ -43,6 +43,7 @@ class MemoryStorage : public Storage {
   GetResult get(const std::string& key, const GetOptions& options) override;
   void put(const std::string& key, std::string_view bytes, const PutOptions& options) override;
   void remove(const std::string& key) override;
+  ListPage list(const std::string& prefix, const std::string& start_after, std::size_t max_keys) override;
   std::string describe() const override { return "memory:"; }
 
   // ---- test hooks (each call runs: count, hook, injected failure, the operation) ----

@@ -52,6 +52,10 @@ class ServiceUnderTest {
   Storage& store() { return *store_; }
   Backend backend() const { return backend_; }
   const std::string& root() const { return root_; }  // the folder (filesystem backend)
+  // The store's flags (--root or --storage, then the test's) and environment (S3 keys),
+  // to run another imageflex command on the same store.
+  const std::vector<std::string>& args() const { return args_; }
+  const std::map<std::string, std::string>& env() const { return env_; }
 
   HttpResponse get(const std::string& path, const std::vector<std::string>& headers = {});
   HttpResponse head(const std::string& path, const std::vector<std::string>& headers = {});

@@ -18,6 +18,7 @@
 #include <ostream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "storage/storage.h"
 
@@ -145,6 +146,27 @@ TEST_P(StorageContractTest, RemoveDeletes) {
   store().put("r.jpg", "x", {});
   store().remove("r.jpg");
   EXPECT_FALSE(store().stat("r.jpg").has_value());
+}
+
+// Pages in byte order, a prefix, and never the service's own keys.
+TEST_P(StorageContractTest, ListPagesThroughKeysInOrder) {
+  for (const std::string key : {"b/2.png", "a.jpg", "b/1 & <x>.jpg", "c.gif", "_imageflex/v3/a.jpg/x/w=1"}) {
+    store().put(key, "x", {});
+  }
+  std::vector<std::string> all;
+  std::string next;
+  int pages = 0;
+  do {
+    ListPage page = store().list("", next, 2);
+    EXPECT_LE(page.keys.size(), 2u);
+    all.insert(all.end(), page.keys.begin(), page.keys.end());
+    next = page.next;
+    ASSERT_LT(++pages, 10) << "list does not end";
+  } while (!next.empty());
+  EXPECT_EQ(all, (std::vector<std::string>{"a.jpg", "b/1 & <x>.jpg", "b/2.png", "c.gif"}));
+  EXPECT_EQ(store().list("b/", "", 10).keys, (std::vector<std::string>{"b/1 & <x>.jpg", "b/2.png"}));
+  EXPECT_TRUE(store().list("b/", "", 10).next.empty());
+  EXPECT_TRUE(store().list("zz", "", 10).keys.empty());
 }
 
 TEST_P(StorageContractTest, ReadersNeverSeeAMixOfTwoVersions) {

@@ -142,6 +142,8 @@ export class ImageFlexStack extends Stack {
         IF_DEADLINE_MS: '25000',
         // Must match the function URL's invoke mode below (imageflex --lambda-response-mode).
         IF_LAMBDA_RESPONSE_MODE: 'stream',
+        // No playground behind CloudFront: it lists the bucket (and the role may not list it).
+        IF_PLAYGROUND: 'false',
       },
     });
 

@@ -120,6 +120,7 @@ for (const environmentName of Object.keys(ENVIRONMENTS) as EnvironmentName[]) {
         IF_ACCESS_LOG: 'true',
         IF_DEADLINE_MS: '25000',
         IF_LAMBDA_RESPONSE_MODE: 'stream',
+        IF_PLAYGROUND: 'false',
       });
       const logGroup = only(resources, 'AWS::Logs::LogGroup');
       assert.equal(logGroup.Properties.RetentionInDays, settings.logRetention);
