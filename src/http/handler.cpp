@@ -9,6 +9,7 @@
 #include "common/text.h"
 #include "http/conditional.h"
 #include "image/cost.h"
+#include "negotiate/avif_budget.h"
 #include "request/key.h"
 #include "request/normalise.h"
 #include "request/url_guards.h"
@@ -82,7 +83,8 @@ Handler::Handler(const Config& config, Storage& storage)
                                                 : default_memory_budget(config.memory_cache_bytes),
                  static_cast<std::size_t>(config.queue)),
       miss_threads_(config.miss_threads > 0 ? config.miss_threads : std::max(1, config.handler_threads / 2)),
-      transforms_(config.workers, static_cast<std::size_t>(config.queue), end_vips_job) {}
+      transforms_(config.workers, static_cast<std::size_t>(config.queue), end_vips_job),
+      background_(1, 0, end_vips_job) {}
 
 Handler::~Handler() = default;
 
@@ -207,7 +209,15 @@ Response Handler::serve_variant(Exchange& exchange, const ImageRequest& image) {
   } else {
     // Memory, then the store, then make it (once, however many ask at the same time).
     variant = find_variant(exchange, key);
-    if (!variant) variant = make_variant_once(exchange, variant_request, probed, *original, key);
+    if (!variant) {
+      // An AVIF whose encode would keep the browser waiting: a WebP now, the AVIF for later.
+      const Plan plan = plan_geometry(probed.source.size, variant_request.geometry);
+      if (auto deferral = defer_avif(*variant_request.format, !image.format, accepted, probed.source, plan,
+                                     config_.quality.avif_effort, config_.avif_budget_ms)) {
+        return serve_stand_in(exchange, variant_request, deferral->now, probed, *original);
+      }
+      variant = make_variant_once(exchange, variant_request, probed, *original, key);
+    }
   }
 
   Response response = image_response(exchange.request, held, variant->bytes, variant->content_type,
@@ -364,6 +374,11 @@ std::string Handler::stats_json() const {
       {"overloaded", stats_.overloaded.load()},
       {"timeouts", stats_.timeouts.load()},
       {"store_errors", stats_.store_errors.load()},
+      {"avif_deferred", stats_.avif_deferred.load()},
+      {"avif_background_made", stats_.avif_background_made.load()},
+      {"avif_background_skipped", stats_.avif_background_skipped.load()},
+      {"avif_background_failed", stats_.avif_background_failed.load()},
+      {"avif_background_running", background_.running()},
       {"queued", transforms_.queued()},
       {"running", transforms_.running()},
       {"misses_in_progress", misses_in_progress_.load()},

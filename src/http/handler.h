@@ -35,6 +35,12 @@ struct Stats {
       0};  // 503: a full queue, a deadline passed in it, or no room in the memory budget
   std::atomic<std::uint64_t> timeouts{0};  // 504
   std::atomic<std::uint64_t> store_errors{0};
+  // AVIF over --avif-budget-ms (http/avif_stand_in.cpp): WebP served in its place, and the
+  // AVIF made in the background, skipped when busy, or failed there.
+  std::atomic<std::uint64_t> avif_deferred{0};
+  std::atomic<std::uint64_t> avif_background_made{0};
+  std::atomic<std::uint64_t> avif_background_skipped{0};
+  std::atomic<std::uint64_t> avif_background_failed{0};
 };
 
 // Where a response's bytes came from, sent as X-Cache and logged.
@@ -101,6 +107,11 @@ class Handler {
   VariantPtr produce_variant(const Exchange& exchange, const ImageRequest& variant,
                              const ProbeCache::Entry& probed, const ObjectInfo& original,
                              const std::string& key);
+  // An AVIF over the budget (negotiate/avif_budget.h): the stand-in now, the AVIF later.
+  Response serve_stand_in(Exchange& exchange, const ImageRequest& avif, Format now,
+                          const ProbeCache::Entry& probed, const ObjectInfo& original);
+  void make_in_background(const ImageRequest& variant, const ProbeCache::Entry& probed,
+                          const ObjectInfo& original, const std::string& key);
   void store_variant(const std::string& key, const CachedVariant& variant, const std::string& source_etag);
   std::string stats_json() const;
   void log_access(const Exchange& exchange, const Response& response);
@@ -114,7 +125,8 @@ class Handler {
   std::atomic<int> misses_in_progress_{0};  // those waiting now
   SingleFlight<VariantPtr> flights_;
   Stats stats_;
-  WorkerPool transforms_;  // last: its threads stop before the rest is destroyed
+  WorkerPool transforms_;  // its threads stop before the rest is destroyed
+  WorkerPool background_;  // one thread, no queue: deferred AVIFs, at most one at a time
 };
 
 }  // namespace imageflex
