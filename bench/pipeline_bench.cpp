@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "common/allocator.h"
 #include "image/vips_runtime.h"
 #include "variant/make_variant.h"
 
@@ -110,7 +111,9 @@ void register_all() {
 double process_cpu_seconds() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
-  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  auto seconds = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
   return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
@@ -134,6 +137,8 @@ int cpu_of(std::size_t count, std::string_view format_text) {
 
 int main(int argc, char** argv) {
   imageflex::init_vips(argv[0]);
+  // The allocator and its settings as the server has them (and links them in: malloc_conf).
+  std::cerr << "allocator: " << imageflex::describe_allocator() << "\n";
   std::size_t cpu_of = 0;
   std::string format = "jpeg";
   for (int i = 1; i < argc; ++i) {
@@ -141,6 +146,7 @@ int main(int argc, char** argv) {
     if (arg.starts_with("--cpu-of=")) cpu_of = std::stoul(std::string(arg.substr(9)));
     if (arg.starts_with("--format=")) format = arg.substr(9);
   }
+  imageflex::photos();  // read before any timing
   if (cpu_of > 0) return imageflex::cpu_of(cpu_of, format);
   imageflex::register_all();
   benchmark::Initialize(&argc, argv);

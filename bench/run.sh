@@ -15,6 +15,8 @@
 #   BENCH_SHIELD=0 skips the shield benchmarks; BENCH_RECORD=1 also appends their report to BENCHMARKS.md;
 #   their own knobs (STORM_COUNT=32, SETTLE=60, CALIBRATE_SECONDS=15, OVERLOAD_SECONDS=30) are in shield.py.
 #   BENCH_QUALITY=0 skips the quality sweep.
+#   BENCH_PIPELINE=0 skips the in-process pipeline benchmark (bench/pipeline_bench.cpp) and the
+#   server-CPU-per-miss comparison (bench/miss_cpu.sh); BENCH_PIPELINE_MIN_TIME=1 (s per case).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -236,6 +238,33 @@ if [ "${BENCH_SHIELD:-1}" != 0 ]; then
   [ "${BENCH_RECORD:-0}" = 1 ] && shield_args+=(--record)
   # Writes its own report to bench/out/results.md (and BENCHMARKS.md with --record).
   python3 bench/shield.py --build "$build" "${shield_args[@]}"
+fi
+
+# The miss pipeline in-process (bench/pipeline_bench.cpp): the floor for the server's misses,
+# and the server's CPU per miss against it (bench/miss_cpu.sh).
+if [ "${BENCH_PIPELINE:-1}" != 0 ] && [ -x "$build/bench/pipeline_bench" ]; then
+  echo
+  corpus=$(bash bench/corpus.sh | tail -1)
+  pipeline_command="IF_BENCH_CORPUS=$corpus/2560x1600 $build/bench/pipeline_bench --benchmark_min_time=${BENCH_PIPELINE_MIN_TIME:-1}"
+  echo "in-process pipeline: $pipeline_command"
+  pipeline_report=$(IF_BENCH_CORPUS=$corpus/2560x1600 "$build/bench/pipeline_bench" \
+    --benchmark_min_time="${BENCH_PIPELINE_MIN_TIME:-1}" 2>/dev/null)
+  miss_cpu_report=$(BUILD=$build IF_BENCH_CORPUS=$corpus/2560x1600 bash bench/miss_cpu.sh 48 jpeg 2>/dev/null)
+  printf '%s\n%s\n' "$pipeline_report" "$miss_cpu_report"
+  {
+    echo
+    echo "In-process pipeline (CPU = the process's user+sys per image): \`$pipeline_command\`"
+    echo
+    echo '```'
+    echo "$pipeline_report"
+    echo '```'
+    echo
+    echo "Server CPU per miss against in-process: \`bash bench/miss_cpu.sh 48 jpeg\`"
+    echo
+    echo '```'
+    echo "$miss_cpu_report"
+    echo '```'
+  } >>"$report"
 fi
 
 if [ "${BENCH_QUALITY:-1}" != 0 ]; then

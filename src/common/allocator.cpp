@@ -41,11 +41,12 @@ T read_option(const char* name, T fallback) {
 // 40% of a JPEG miss's CPU in the kernel there (bench/README.md, "Where a miss's CPU goes").
 // memset of memory just freed, still in cache, costs a fraction of that. Freed memory still
 // goes back to the kernel on the decay above.
+// NOLINTNEXTLINE(cppcoreguidelines-avoid-non-const-global-variables): jemalloc keeps this pointer
 extent_hooks_t memset_zeroing_hooks;
 
 bool install_memset_zeroing() {
   extent_hooks_t* defaults = nullptr;
-  std::size_t size = sizeof(defaults);
+  std::size_t size = sizeof(void*);  // jemalloc passes the hooks by pointer
   if (mallctl("arena.0.extent_hooks", static_cast<void*>(&defaults), &size, nullptr, 0) != 0 || !defaults)
     return false;
   memset_zeroing_hooks = *defaults;
@@ -56,12 +57,12 @@ bool install_memset_zeroing() {
   bool all = arenas > 0;
   for (unsigned i = 0; i < arenas; ++i) {
     const std::string name = "arena." + std::to_string(i) + ".extent_hooks";
-    all = mallctl(name.c_str(), nullptr, nullptr, static_cast<void*>(&ours), sizeof(ours)) == 0 && all;
+    all = mallctl(name.c_str(), nullptr, nullptr, static_cast<void*>(&ours), sizeof(void*)) == 0 && all;
   }
   return all;
 }
 
-const bool memset_zeroing = install_memset_zeroing();
+const bool kMemsetZeroing = install_memset_zeroing();
 
 }  // namespace
 
@@ -71,7 +72,7 @@ AllocatorState allocator_state() {
   state.background_thread = read_option<bool>("background_thread", false);
   state.dirty_decay_ms = static_cast<long>(read_option<ssize_t>("opt.dirty_decay_ms", -1));
   state.muzzy_decay_ms = static_cast<long>(read_option<ssize_t>("opt.muzzy_decay_ms", -1));
-  state.calloc_by_memset = memset_zeroing;
+  state.calloc_by_memset = kMemsetZeroing;
   return state;
 }
 #else
