@@ -3,7 +3,8 @@
 #   1. originals served as they are          wrk, fixed duration
 #   2. a warm variant from the memory cache  wrk (X-Cache: hit-memory)
 #   3. a warm variant from the store         wrk, server started with --memory-cache-mb 0 (X-Cache: hit-store)
-#   4. cold transforms                       distinct variants one at a time with curl: first-request latency
+#   4. cold transforms                       distinct variants one at a time with curl: first-request latency,
+#                                            and large AVIFs negotiated from Accept: first byte, WebP then AVIF
 #   5. peak RSS of each server               VmHWM from /proc/PID/status after its runs
 # then side by side with the peers (bench/peers.py: a sharp origin, ipx and nginx on the same
 # photos; misses, hits, cold first bytes, a 10-minute soak; ~17 min), the shield benchmarks
@@ -22,6 +23,8 @@
 #   BENCH_QUALITY=1 adds the quick quality sweep (2-4 min; it chose the defaults, it compares no peer).
 #   BENCH_EDGE=0 skips the edge overhead (bench/edge.sh: deploy/edge through nginx + ModSecurity vs a
 #   node alone, on a hit and a miss).
+#   BENCH_PIPELINE=0 skips the in-process pipeline benchmark (bench/pipeline_bench.cpp) and the
+#   server-CPU-per-miss comparison (bench/miss_cpu.sh); BENCH_PIPELINE_MIN_TIME=1 (s per case).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -182,6 +185,30 @@ run_cold() {
     }')")
 }
 
+# A browser asking for large AVIFs (no f=: negotiated from Accept), each photo at w=2400 (or
+# its own width): the time to the first byte of the first answer and its type (WebP when the
+# AVIF is over --avif-budget-ms), then the type a second request gets once the background AVIF
+# is made (polled for up to 30 s).
+first_byte_rows=()
+run_first_bytes() {
+  local photo path result code seconds type again _
+  for photo in "$photos_dir"/*.jpg; do
+    path="/$(basename "$photo")?w=2400"
+    result=$(curl -s -o /dev/null -H 'Accept: image/avif,image/webp,*/*' \
+      -w '%{http_code} %{time_starttransfer} %{content_type}' "http://127.0.0.1:$port$path")
+    read -r code seconds type <<<"$result"
+    [ "$code" = 200 ] || { echo "run.sh: $path answered $code" >&2; exit 1; }
+    again=$type
+    for _ in $(seq 150); do
+      again=$(curl -s -o /dev/null -H 'Accept: image/avif,image/webp,*/*' -w '%{content_type}' "http://127.0.0.1:$port$path")
+      [ "$again" = image/avif ] && break
+      sleep 0.2
+    done
+    first_byte_rows+=("$(awk -v p="$path" -v s="$seconds" -v t="$type" -v a="$again" \
+      'BEGIN { printf "| `%s` | %.0f | %s | %s |", p, s * 1000, t, a }')")
+  done
+}
+
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 # Settings the servers inherit from the environment (IF_QUALITY_AVIF=..., IF_AVIF_EFFORT=...).
 settings=$(env | grep '^IF_' | grep -v '^IF_ACCESS_LOG=' | sort | tr '\n' ' ' | sed 's/ $//' || true)
@@ -196,6 +223,8 @@ echo "  cold transforms: $cold_per_format WebP and $cold_per_format AVIF variant
 run_cold webp "$cold_per_format"
 run_cold avif "$cold_per_format"
 run_cold avif 6 1200  # the width the AVIF effort budget is set for (bench/quality.sh)
+echo "  large AVIF misses negotiated from Accept: first byte (--avif-budget-ms serves WebP, then AVIF)"
+run_first_bytes
 read -r hwm_a rss_a <<<"$(memory_of_server)"
 stats_a=$(curl -s "http://127.0.0.1:$port/_imageflex/stats")
 stop_server
@@ -226,6 +255,12 @@ report=$out/http_report.md
   echo "| conversion | width | n | p50 ms | p95 ms | max ms | mean ms | mean KiB |"
   echo "|------------|-------|--:|-------:|-------:|-------:|--------:|---------:|"
   printf '%s\n' "${cold_rows[@]}"
+  echo
+  echo "Large AVIF misses negotiated from Accept (\`curl -H 'Accept: image/avif,image/webp,*/*' -w '%{time_starttransfer}'\`):"
+  echo
+  echo "| path | first byte ms | served first | served next |"
+  echo "|------|--------------:|--------------|-------------|"
+  printf '%s\n' "${first_byte_rows[@]}"
   echo
   echo "5. Peak memory:"
   echo
@@ -266,6 +301,33 @@ if [ "${BENCH_EDGE:-1}" != 0 ]; then
   echo
   # Writes its own report to bench/out/results.md.
   bash bench/edge.sh
+fi
+
+# The miss pipeline in-process (bench/pipeline_bench.cpp): the floor for the server's misses,
+# and the server's CPU per miss against it (bench/miss_cpu.sh).
+if [ "${BENCH_PIPELINE:-1}" != 0 ] && [ -x "$build/bench/pipeline_bench" ]; then
+  echo
+  corpus=$(bash bench/corpus.sh | tail -1)
+  pipeline_command="IF_BENCH_CORPUS=$corpus/2560x1600 $build/bench/pipeline_bench --benchmark_min_time=${BENCH_PIPELINE_MIN_TIME:-1}"
+  echo "in-process pipeline: $pipeline_command"
+  pipeline_report=$(IF_BENCH_CORPUS=$corpus/2560x1600 "$build/bench/pipeline_bench" \
+    --benchmark_min_time="${BENCH_PIPELINE_MIN_TIME:-1}" 2>/dev/null)
+  miss_cpu_report=$(BUILD=$build IF_BENCH_CORPUS=$corpus/2560x1600 bash bench/miss_cpu.sh 48 jpeg 2>/dev/null)
+  printf '%s\n%s\n' "$pipeline_report" "$miss_cpu_report"
+  {
+    echo
+    echo "In-process pipeline (CPU = the process's user+sys per image): \`$pipeline_command\`"
+    echo
+    echo '```'
+    echo "$pipeline_report"
+    echo '```'
+    echo
+    echo "Server CPU per miss against in-process: \`bash bench/miss_cpu.sh 48 jpeg\`"
+    echo
+    echo '```'
+    echo "$miss_cpu_report"
+    echo '```'
+  } >>"$report"
 fi
 
 if [ "${BENCH_QUALITY:-0}" != 0 ]; then

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages Image Flex needs, only those missing.
-#   scripts/install_deps.sh build   compiler, CMake, libvips, Boost, libcurl, OpenSSL, GoogleTest, JSON,
+#   scripts/install_deps.sh build   compiler, CMake, libvips, Boost, libcurl, OpenSSL, GoogleTest, Google Benchmark (bench/), JSON,
 #                                   jemalloc (the allocator; docs/operations.md, "Memory"),
 #                                   and what `make lambda` bundles with (zip, patchelf, CA certificates)
 #   scripts/install_deps.sh test    build + what the tests use: Swift S3 and nginx (integration), ModSecurity and the OWASP
@@ -13,7 +13,7 @@
 set -euo pipefail
 what=${1:-build}
 packages=(g++ cmake ninja-build pkg-config make libvips-dev libboost1.74-dev libcurl4-openssl-dev libssl-dev
-          libgtest-dev googletest nlohmann-json3-dev libjemalloc-dev zip unzip patchelf ca-certificates)
+          libgtest-dev googletest libbenchmark-dev nlohmann-json3-dev libjemalloc-dev zip unzip patchelf ca-certificates)
 if [ "$what" = test ] || [ "$what" = bench ]; then
   # liblcms2-utils: the colour reference (jpgicc, tificc); libgs-common: CMYK and grey ICC profiles.
   # clang-14, libclang-rt-14-dev: the fuzz targets (fuzz/), libFuzzer with ASan and UBSan.

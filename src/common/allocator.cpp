@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdio>
+#include <string>
 
 #ifdef IMAGEFLEX_JEMALLOC
 #include <jemalloc/jemalloc.h>
@@ -34,6 +35,37 @@ T read_option(const char* name, T fallback) {
   return mallctl(name, &value, &size, nullptr, 0) == 0 ? value : fallback;
 }
 
+// jemalloc's own extent hooks, unchanged, under a name of our own. jemalloc zeroes a recycled
+// page run for calloc by purging it (madvise MADV_DONTNEED, so the kernel hands back zeroed
+// pages) when its arena has the default hooks, and with memset under any other hooks. libvips
+// callocs every region buffer of every job, so on a miss that purge ran about 100 times per
+// image, each a TLB shoot-down across the cores and then page faults to refill: perf showed
+// 40% of a JPEG miss's CPU in the kernel there (bench/README.md, "Where a miss's CPU goes").
+// memset of memory just freed, still in cache, costs a fraction of that. Freed memory still
+// goes back to the kernel on the decay above.
+// NOLINTNEXTLINE(cppcoreguidelines-avoid-non-const-global-variables): jemalloc keeps this pointer
+extent_hooks_t memset_zeroing_hooks;
+
+bool install_memset_zeroing() {
+  extent_hooks_t* defaults = nullptr;
+  std::size_t size = sizeof(void*);  // jemalloc passes the hooks by pointer
+  if (mallctl("arena.0.extent_hooks", static_cast<void*>(&defaults), &size, nullptr, 0) != 0 || !defaults)
+    return false;
+  memset_zeroing_hooks = *defaults;
+  extent_hooks_t* ours = &memset_zeroing_hooks;
+  // Every automatic arena (one not yet created is created with these hooks). The arena for
+  // allocations of 8 MiB and more is made later by jemalloc itself and keeps its defaults.
+  const auto arenas = read_option<unsigned>("opt.narenas", 0);
+  bool all = arenas > 0;
+  for (unsigned i = 0; i < arenas; ++i) {
+    const std::string name = "arena." + std::to_string(i) + ".extent_hooks";
+    all = mallctl(name.c_str(), nullptr, nullptr, static_cast<void*>(&ours), sizeof(void*)) == 0 && all;
+  }
+  return all;
+}
+
+const bool kMemsetZeroing = install_memset_zeroing();
+
 }  // namespace
 
 AllocatorState allocator_state() {
@@ -42,6 +74,7 @@ AllocatorState allocator_state() {
   state.background_thread = read_option<bool>("background_thread", false);
   state.dirty_decay_ms = static_cast<long>(read_option<ssize_t>("opt.dirty_decay_ms", -1));
   state.muzzy_decay_ms = static_cast<long>(read_option<ssize_t>("opt.muzzy_decay_ms", -1));
+  state.calloc_by_memset = kMemsetZeroing;
   return state;
 }
 
@@ -75,7 +108,7 @@ std::string describe_allocator() {
   if (state.dirty_decay_ms >= 0) {
     text += std::string(" (") + (state.background_thread ? "background_thread, " : "") + "dirty_decay_ms " +
             std::to_string(state.dirty_decay_ms) + ", muzzy_decay_ms " +
-            std::to_string(state.muzzy_decay_ms) + ")";
+            std::to_string(state.muzzy_decay_ms) + (state.calloc_by_memset ? ", calloc by memset" : "") + ")";
   }
   return text;
 }

@@ -15,6 +15,7 @@ struct AllocatorState {
   bool background_thread = false;  // purging runs on jemalloc's own thread, not on request threads
   long dirty_decay_ms = -1;        // freed pages go back to the kernel after about this long
   long muzzy_decay_ms = -1;
+  bool calloc_by_memset = false;  // calloc zeroes reused memory with memset, not a purge (allocator.cpp)
 };
 
 AllocatorState allocator_state();

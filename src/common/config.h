@@ -67,6 +67,9 @@ struct Config {
   std::uint64_t variant_quota_bytes = 0;  // folder store: variant bytes kept; 0 = unlimited
   int temp_max_age_s = 60;                // folder store: age at which a .tmp- file is a crash's leftover
   std::uint64_t memory_budget_bytes = 0;  // the process's memory for admission; 0 = derived (admission.h)
+  // AVIF chosen from Accept whose estimated encode is longer: WebP now, AVIF in the
+  // background (negotiate/avif_budget.h); 0 = always AVIF now.
+  int avif_budget_ms = 300;
   std::string cache_control_original = "public, max-age=3600";
   std::string cache_control_variant = "public, max-age=86400";
   bool access_log = true;

@@ -11,6 +11,7 @@
 #include "http/conditional.h"
 #include "http/playground.h"
 #include "image/cost.h"
+#include "negotiate/avif_budget.h"
 #include "request/key.h"
 #include "request/normalise.h"
 #include "request/url_guards.h"
@@ -90,7 +91,8 @@ Handler::Handler(const Config& config, Storage& storage)
            .resident = resident_bytes,
            .release_free_memory = release_free_memory}),
       miss_threads_(config.miss_threads > 0 ? config.miss_threads : std::max(1, config.handler_threads / 2)),
-      transforms_(config.workers, static_cast<std::size_t>(config.queue), end_vips_job) {}
+      transforms_(config.workers, static_cast<std::size_t>(config.queue), end_vips_job),
+      background_(1, 0, end_vips_job) {}
 
 Handler::~Handler() = default;
 
@@ -221,7 +223,15 @@ Response Handler::serve_variant(Exchange& exchange, const ImageRequest& image) {
   } else {
     // Memory, then the store, then make it (once, however many ask at the same time).
     variant = find_variant(exchange, key);
-    if (!variant) variant = make_variant_once(exchange, variant_request, probed, *original, key);
+    if (!variant) {
+      // An AVIF whose encode would keep the browser waiting: a WebP now, the AVIF for later.
+      const Plan plan = plan_geometry(probed.source.size, variant_request.geometry);
+      if (auto deferral = defer_avif(*variant_request.format, !image.format, accepted, probed.source, plan,
+                                     config_.quality.avif_effort, config_.avif_budget_ms)) {
+        return serve_stand_in(exchange, variant_request, deferral->now, probed, *original);
+      }
+      variant = make_variant_once(exchange, variant_request, probed, *original, key);
+    }
   }
 
   Response response = image_response(exchange.request, held, variant->bytes, variant->content_type,

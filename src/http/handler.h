@@ -79,6 +79,11 @@ class Handler {
   VariantPtr produce_variant(const Exchange& exchange, const ImageRequest& variant,
                              const ProbeCache::Entry& probed, const ObjectInfo& original,
                              const std::string& key);
+  // An AVIF over the budget (negotiate/avif_budget.h): the stand-in now, the AVIF later.
+  Response serve_stand_in(Exchange& exchange, const ImageRequest& avif, Format now,
+                          const ProbeCache::Entry& probed, const ObjectInfo& original);
+  void make_in_background(const ImageRequest& variant, const ProbeCache::Entry& probed,
+                          const ObjectInfo& original, const std::string& key);
   void store_variant(const std::string& key, const CachedVariant& variant, const std::string& source_etag);
   std::string stats_json() const;    // the counters as JSON (handler_metrics.cpp)
   std::string metrics_text() const;  // the same, and more, for Prometheus (handler_metrics.cpp)
@@ -94,7 +99,8 @@ class Handler {
   std::atomic<int> misses_in_progress_{0};  // those waiting now
   SingleFlight<VariantPtr> flights_;
   Stats stats_;
-  WorkerPool transforms_;  // last: its threads stop before the rest is destroyed
+  WorkerPool transforms_;  // its threads stop before the rest is destroyed
+  WorkerPool background_;  // one thread, no queue: deferred AVIFs, at most one at a time
 };
 
 }  // namespace imageflex

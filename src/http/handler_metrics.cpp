@@ -75,6 +75,11 @@ std::string Handler::stats_json() const {
       {"overloaded", load(stats_.overloaded)},
       {"timeouts", load(stats_.timeouts)},
       {"store_errors", load(stats_.store_errors)},
+      {"avif_deferred", load(stats_.avif_deferred)},
+      {"avif_background_made", load(stats_.avif_background_made)},
+      {"avif_background_skipped", load(stats_.avif_background_skipped)},
+      {"avif_background_failed", load(stats_.avif_background_failed)},
+      {"avif_background_running", background_.running()},
       {"queued", transforms_.queued()},
       {"running", transforms_.running()},
       {"misses_in_progress", misses_in_progress_.load()},
@@ -143,6 +148,15 @@ std::string Handler::metrics_text() const {
   counter("imageflex_timeouts_total", "504s: requests that passed their deadline.", load(stats_.timeouts));
   counter("imageflex_store_errors_total",
           "Requests failed, or variants not stored, because the store failed.", load(stats_.store_errors));
+  counter("imageflex_avif_deferred_total",
+          "AVIF requests over --avif-budget-ms answered with WebP while the AVIF is made in the background.",
+          load(stats_.avif_deferred));
+  out.family("imageflex_avif_background_total", "counter",
+             "Background AVIF jobs, by outcome: made, skipped (busy), failed.");
+  out.sample("imageflex_avif_background_total", {{"outcome", "made"}}, load(stats_.avif_background_made));
+  out.sample("imageflex_avif_background_total", {{"outcome", "skipped"}},
+             load(stats_.avif_background_skipped));
+  out.sample("imageflex_avif_background_total", {{"outcome", "failed"}}, load(stats_.avif_background_failed));
   gauge("imageflex_transform_queue_depth", "Transforms waiting for a worker thread.", transforms_.queued());
   gauge("imageflex_transforms_running", "Transforms running on worker threads (jobs in flight).",
         transforms_.running());

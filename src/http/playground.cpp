@@ -52,7 +52,9 @@ Response list_page(const Request& request, std::string_view query, Storage& stor
 // The parameters that make a variant, in the order a signature covers them.
 Response params_table(const Request& request, const Config& config) {
   Json params = Json::array();
-  for (const auto name : kQueryParameters) params.push_back(Json{{"name", name}});
+  for (const auto& p : kImageParameters) {
+    params.push_back(Json{{"name", p.name}, {"values", p.values}, {"help", p.meaning}});
+  }
   return text_response(
       request, "application/json",
       to_json(Json{{"params", params}, {"max_dimension", config.limits.max_output_dimension}}) + "\n");

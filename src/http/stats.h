@@ -42,6 +42,12 @@ struct Stats {
       0};  // 503: a full queue, a deadline passed in it, or no room in the memory budget
   std::atomic<std::uint64_t> timeouts{0};  // 504
   std::atomic<std::uint64_t> store_errors{0};
+  // AVIF over --avif-budget-ms (http/avif_stand_in.cpp): WebP served in its place, and the
+  // AVIF made in the background, skipped when busy, or failed there.
+  std::atomic<std::uint64_t> avif_deferred{0};
+  std::atomic<std::uint64_t> avif_background_made{0};
+  std::atomic<std::uint64_t> avif_background_skipped{0};
+  std::atomic<std::uint64_t> avif_background_failed{0};
 
   // Every response the handler sends (images, errors, health, stats, the I/O threads' 503s).
   std::array<std::atomic<std::uint64_t>, kCountedStatuses.size() + 1> responses_by_status{};  // last: other

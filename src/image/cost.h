@@ -21,6 +21,11 @@ std::uint64_t estimate_memory(const SourceInfo& source, std::uint64_t source_byt
 // Output pixels, summed over the frames the output keeps.
 std::uint64_t output_pixels(const SourceInfo& source, const Plan& plan, Format output);
 
+// CPU milliseconds an AVIF encode of `pixels` output pixels takes at libvips `effort`
+// (0-9) on one core: the time a browser waits beyond what a WebP of the same size costs
+// it. An estimate from measurements (cost.cpp), to decide whether AVIF is made now.
+double estimate_avif_encode_ms(std::uint64_t pixels, int effort);
+
 // Throws Error(kTooLarge) when the planned output is over max_output_pixels: refused
 // before it is made.
 void check_output_pixels(const SourceInfo& source, const Plan& plan, Format output, const Limits& limits);

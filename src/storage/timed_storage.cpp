@@ -10,6 +10,7 @@ std::string_view TimedStorage::operation_name(Operation operation) {
     case Operation::kGet: return "get";
     case Operation::kPut: return "put";
     case Operation::kRemove: return "remove";
+    case Operation::kList: return "list";
   }
   return "";
 }
@@ -53,6 +54,10 @@ void TimedStorage::put(const std::string& key, std::string_view bytes, const Put
 
 void TimedStorage::remove(const std::string& key) {
   timed(Operation::kRemove, [&] { inner_.remove(key); });
+}
+
+ListPage TimedStorage::list(const std::string& prefix, const std::string& start_after, std::size_t max_keys) {
+  return timed(Operation::kList, [&] { return inner_.list(prefix, start_after, max_keys); });
 }
 
 std::uint64_t TimedStorage::errors(Operation operation) const {

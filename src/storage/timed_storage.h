@@ -13,9 +13,9 @@ namespace imageflex {
 
 class TimedStorage final : public Storage {
  public:
-  enum class Operation { kStat, kGet, kPut, kRemove };
+  enum class Operation { kStat, kGet, kPut, kRemove, kList };
   static constexpr std::array kOperations{Operation::kStat, Operation::kGet, Operation::kPut,
-                                          Operation::kRemove};
+                                          Operation::kRemove, Operation::kList};
   static std::string_view operation_name(Operation operation);  // "stat", "get", ...
 
   explicit TimedStorage(Storage& inner) : inner_(inner) {}
@@ -24,6 +24,7 @@ class TimedStorage final : public Storage {
   GetResult get(const std::string& key, const GetOptions& options) override;
   void put(const std::string& key, std::string_view bytes, const PutOptions& options) override;
   void remove(const std::string& key) override;
+  ListPage list(const std::string& prefix, const std::string& start_after, std::size_t max_keys) override;
   std::string describe() const override { return inner_.describe(); }
   std::vector<std::pair<std::string, std::uint64_t>> stats() const override { return inner_.stats(); }
   std::uint64_t bytes_read() const override { return inner_.bytes_read(); }

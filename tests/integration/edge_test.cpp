@@ -369,7 +369,7 @@ TEST_F(EdgeTest, CachesLikeTheServiceAndSurvivesNodes) {
   auto params = run_command({imageflex_binary(), "params"});
   ASSERT_EQ(params.status, 0) << params.output;
   std::vector<std::string> expected(kQueryParameters.begin(), kQueryParameters.end());
-  expected.insert(expected.end(), kSignatureParameters.begin(), kSignatureParameters.end());
+  expected.insert(expected.end(), kSignatureParameterNames.begin(), kSignatureParameterNames.end());
   EXPECT_EQ(split_words(params.output), expected) << "imageflex params must print the parser's parameters";
   const std::map<std::string, std::string> sample_value = {
       {"w", "41"},   {"h", "41"}, {"fit", "contain"},    {"enlarge", "true"},

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 namespace imageflex {
@@ -19,12 +20,32 @@ TEST(AllocatorTest, JemallocReturnsFreedMemoryFromItsBackgroundThread) {
   EXPECT_TRUE(state.background_thread);
   EXPECT_EQ(state.dirty_decay_ms, 1000);
   EXPECT_EQ(state.muzzy_decay_ms, 0);
+  EXPECT_TRUE(state.calloc_by_memset);
   EXPECT_EQ(describe_allocator(),
-            "jemalloc 5.3.0 (background_thread, dirty_decay_ms 1000, muzzy_decay_ms 0)");
+            "jemalloc 5.3.0 (background_thread, dirty_decay_ms 1000, muzzy_decay_ms 0, calloc by memset)");
 #else
   EXPECT_EQ(state.name, "glibc") << "a sanitizer build keeps ASan's allocator";
   EXPECT_EQ(describe_allocator(), "glibc");
 #endif
+}
+
+// With our extent hooks jemalloc zeroes reused memory by memset: calloc still gives zeros,
+// for blocks of a region buffer's size and for huge ones, after the memory held other bytes.
+TEST(AllocatorTest, CallocOfReusedMemoryIsZero) {
+  for (std::size_t size : {std::size_t{64} << 10, std::size_t{3} << 20, std::size_t{20} << 20}) {
+    for (int round = 0; round < 3; ++round) {
+      auto* dirty = static_cast<unsigned char*>(std::malloc(size));
+      ASSERT_NE(dirty, nullptr);
+      std::memset(dirty, 0xAB, size);
+      std::free(dirty);
+      auto* zeroed = static_cast<unsigned char*>(std::calloc(size, 1));
+      ASSERT_NE(zeroed, nullptr);
+      std::size_t nonzero = 0;
+      for (std::size_t i = 0; i < size; ++i) nonzero += zeroed[i] != 0;
+      EXPECT_EQ(nonzero, 0U) << size << " bytes, round " << round;
+      std::free(zeroed);
+    }
+  }
 }
 
 }  // namespace
