@@ -57,6 +57,8 @@ void throw_unless_ok(GetStatus status) {
 
 // Probe results kept: a few hundred bytes each, so the hot originals of a busy node fit.
 constexpr std::size_t kProbeCacheEntries = 4096;
+// Originals whose versions are trusted at once: about a hundred bytes each.
+constexpr std::size_t kTrustedVersionEntries = 16384;
 
 }  // namespace
 
@@ -78,6 +80,7 @@ Handler::Handler(const Config& config, Storage& storage)
       storage_(storage),
       memory_cache_(config.memory_cache_bytes),
       probes_(kProbeCacheEntries),
+      versions_(std::chrono::milliseconds(config.trust_version_ms), kTrustedVersionEntries),
       admission_(config.memory_budget_bytes > 0 ? config.memory_budget_bytes
                                                 : default_memory_budget(config.memory_cache_bytes),
                  static_cast<std::size_t>(config.queue)),
@@ -91,7 +94,20 @@ Response Handler::handle(const Request& request, std::optional<Clock::time_point
   auto deadline = received + std::chrono::milliseconds(config_.limits.deadline_ms);
   if (deadline_cap && *deadline_cap < deadline) deadline = *deadline_cap;
   Exchange exchange{request, received, deadline};
-  stats_.requests++;
+  return *answer(exchange);  // an exchange that may block always has an answer
+}
+
+std::optional<Response> Handler::try_answer_fast(const Request& request, Clock::time_point received) {
+  Exchange exchange{request, received, received + std::chrono::milliseconds(config_.limits.deadline_ms)};
+  exchange.may_block = false;
+  auto response = answer(exchange);
+  if (response) stats_.answered_on_io_thread++;
+  return response;
+}
+
+std::optional<Response> Handler::answer(Exchange& exchange) {
+  const Request& request = exchange.request;
+  const auto deadline = exchange.deadline;
   Response response;
   try {
     // Admission: a request that waited its whole deadline for a thread is refused before
@@ -101,6 +117,8 @@ Response Handler::handle(const Request& request, std::optional<Clock::time_point
       throw Error(ErrorKind::kOverloaded, "server busy; waited too long to start; retry shortly");
     }
     response = route(exchange);
+  } catch (const NeedsHandlerThread&) {
+    return std::nullopt;  // nothing done that counts: handle() starts it afresh
   } catch (const Error& error) {
     exchange.cache = CacheOutcome::kNone;  // an error serves no image
     // Every 504 is counted here, wherever the deadline passed (waiting, or in the job).
@@ -117,17 +135,11 @@ Response Handler::handle(const Request& request, std::optional<Clock::time_point
     log_event("error", std::string("request failed: ") + error.what());
     response = error_response(request, Error(ErrorKind::kInternal, error.what()));
   }
+  stats_.requests++;  // once answered: a fast attempt that gave up is not a request
   if (exchange.cache != CacheOutcome::kNone)
     response.set("X-Cache", std::string(cache_outcome_name(exchange.cache)));
   log_access(exchange, response);
   return response;
-}
-
-std::optional<Response> Handler::answer_service_path(const Request& request, Clock::time_point received) {
-  const std::string_view target(request.target().data(), request.target().size());
-  const auto path = target.substr(0, target.find('?'));
-  if (path != kHealthPath && path != kStatsPath) return std::nullopt;
-  return handle(request, std::nullopt, received);  // route() answers these without blocking
 }
 
 Response Handler::overloaded(const Request& request, Clock::time_point received, std::string_view reason) {
@@ -160,6 +172,7 @@ Response Handler::route(Exchange& exchange) {
 
 // No parameters: the original's bytes, with one conditional read of the store.
 Response Handler::serve_original(Exchange& exchange, const ImageRequest& image) {
+  before_blocking(exchange);
   exchange.cache = CacheOutcome::kOriginal;
   const IfNoneMatch if_none_match = parse_if_none_match(header(exchange.request, http::field::if_none_match));
   // The store answers the common revalidation (one ETag) itself, without sending the bytes.
@@ -167,7 +180,9 @@ Response Handler::serve_original(Exchange& exchange, const ImageRequest& image) 
   options.max_bytes = config_.limits.max_source_bytes;
   options.if_none_match = if_none_match.first_unquoted();
   GetResult got = storage_.get(image.key, options);
+  if (got.status == GetStatus::kNotFound) versions_.forget(image.key);
   throw_unless_ok(got.status);
+  versions_.learn(image.key, got.object.info, Clock::now());  // a read tells the version too
   std::string content_type;
   if (got.status == GetStatus::kOk) {
     // The true type comes from the bytes; anything that is not an image we serve is refused.
@@ -183,19 +198,42 @@ Response Handler::serve_original(Exchange& exchange, const ImageRequest& image) 
 }
 
 // Parameters: the variant they name, from memory, the store, or made now.
+// The original must exist; its version names the variants made from it. A version
+// learnt within --trust-version-ms is used without asking the store again.
 Response Handler::serve_variant(Exchange& exchange, const ImageRequest& image) {
-  // The original must exist; its version names the variants made from it.
+  if (const auto trusted = versions_.get(image.key, Clock::now())) {
+    try {
+      return serve_version(exchange, image, *trusted);
+    } catch (const Error& error) {
+      if (error.kind() != ErrorKind::kSourceChanged) throw;
+      versions_.forget(image.key);  // replaced within the window: ask the store, as below
+    }
+  }
+  before_blocking(exchange);
   const auto original = storage_.stat(image.key);
-  if (!original) throw Error(ErrorKind::kNotFound, "no such image");
+  if (!original) {
+    versions_.forget(image.key);
+    throw Error(ErrorKind::kNotFound, "no such image");
+  }
+  versions_.learn(image.key, *original, Clock::now());
+  try {
+    return serve_version(exchange, image, *original);
+  } catch (const Error& error) {
+    if (error.kind() == ErrorKind::kSourceChanged) versions_.forget(image.key);
+    throw;
+  }
+}
 
+// The variant of this version of the original.
+Response Handler::serve_version(Exchange& exchange, const ImageRequest& image, const ObjectInfo& original) {
   // The original's header says what the variant really is (the format served, the size
   // the result really has), so URLs that make identical bytes name one variant.
-  const ProbeCache::Entry probed = probe_original(image.key, *original);
+  const ProbeCache::Entry probed = probe_original(exchange, image.key, original);
   const auto accepted =
       image.format ? AcceptedFormats{} : parse_accept(header(exchange.request, http::field::accept));
   const ImageRequest variant_request = normalise_request(image, probed.source, accepted, config_.quality);
   // The variant's canonical key: the original's version and the normalised parameters.
-  const std::string key = variant_key(variant_request, original->etag, {}, config_.quality);
+  const std::string key = variant_key(variant_request, original.etag, {}, config_.quality);
   const std::string etag = variant_etag(key);
 
   // A client that holds this variant already needs no bytes.
@@ -203,11 +241,11 @@ Response Handler::serve_variant(Exchange& exchange, const ImageRequest& image) {
   VariantPtr variant;
   if (held) {
     exchange.cache = CacheOutcome::kHitRevalidated;
-    variant = std::make_shared<CachedVariant>(CachedVariant{"", "", etag, original->last_modified});
+    variant = std::make_shared<CachedVariant>(CachedVariant{"", "", etag, original.last_modified});
   } else {
     // Memory, then the store, then make it (once, however many ask at the same time).
     variant = find_variant(exchange, key);
-    if (!variant) variant = make_variant_once(exchange, variant_request, probed, *original, key);
+    if (!variant) variant = make_variant_once(exchange, variant_request, probed, original, key);
   }
 
   Response response = image_response(exchange.request, held, variant->bytes, variant->content_type,
@@ -217,8 +255,10 @@ Response Handler::serve_variant(Exchange& exchange, const ImageRequest& image) {
 }
 
 // The header alone, from a range read, and once per original version (the probe cache).
-ProbeCache::Entry Handler::probe_original(const std::string& key, const ObjectInfo& original) {
+ProbeCache::Entry Handler::probe_original(const Exchange& exchange, const std::string& key,
+                                          const ObjectInfo& original) {
   if (auto cached = probes_.get(key, original.etag)) return *cached;
+  before_blocking(exchange);
   if (original.size > config_.limits.max_source_bytes) {
     throw Error(ErrorKind::kTooLarge, "image is larger than the source limit");
   }
@@ -248,6 +288,7 @@ Handler::VariantPtr Handler::find_variant(Exchange& exchange, const std::string&
     exchange.cache = CacheOutcome::kHitMemory;
     return cached;
   }
+  before_blocking(exchange);
   GetResult got = storage_.get(key, {});
   if (got.status != GetStatus::kOk) return nullptr;
   stats_.store_hits++;
@@ -372,6 +413,8 @@ std::string Handler::stats_json() const {
       {"memory_admitted_bytes", admission_.admitted_bytes()},
       {"admission_waiting", admission_.waiting()},
       {"store_bytes_read", storage_.bytes_read()},
+      {"store_requests", storage_.requests()},
+      {"answered_on_io_thread", stats_.answered_on_io_thread.load()},
   };
   for (const auto& [name, value] : storage_.stats()) stats[name] = value;
   return to_json(stats) + "\n";
