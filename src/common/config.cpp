@@ -201,6 +201,10 @@ const std::vector<Setting>& table() {
          c.memory_cache_bytes = static_cast<std::uint64_t>(parse_integer("memory-cache-mb", v, 0, 1 << 20))
                                 << 20;
        }},
+      {{"trust-version-ms", "IF_TRUST_VERSION_MS", std::to_string(d.trust_version_ms),
+        "an original's version learnt from the store is trusted this long, so hits skip the store; a "
+        "replaced original may be served stale this long on a node (0 = ask the store on every request)"},
+       integer(&Config::trust_version_ms, "trust-version-ms", 0, 3600000)},
       {{"variant-quota-mb", "IF_VARIANT_QUOTA_MB", "0 (= unlimited)",
         "folder store: MiB of variants kept under _imageflex/; least recently used deleted beyond it"},
        [](Config& c, const std::string& v) {

@@ -50,6 +50,12 @@ std::vector<std::uint64_t> Histogram::bucket_counts() const {
   return counts;
 }
 
+std::uint64_t Histogram::count() const {
+  std::uint64_t total = 0;
+  for (std::size_t i = 0; i <= bounds_.size(); ++i) total += counts_[i].load(std::memory_order_relaxed);
+  return total;
+}
+
 void PrometheusText::family(std::string_view name, std::string_view type, std::string_view help) {
   text_.append("# HELP ").append(name).append(" ").append(help).append("\n");
   text_.append("# TYPE ").append(name).append(" ").append(type).append("\n");

@@ -27,6 +27,7 @@ class Histogram {
   // Observations in each bucket (not cumulative), the last one beyond every bound.
   std::vector<std::uint64_t> bucket_counts() const;
   double sum() const { return sum_.load(std::memory_order_relaxed); }
+  std::uint64_t count() const;  // observations in all buckets
 
  private:
   std::span<const double> bounds_;

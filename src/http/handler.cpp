@@ -60,6 +60,8 @@ void throw_unless_ok(GetStatus status) {
 
 // Probe results kept: a few hundred bytes each, so the hot originals of a busy node fit.
 constexpr std::size_t kProbeCacheEntries = 4096;
+// Originals whose versions are trusted at once: about a hundred bytes each.
+constexpr std::size_t kTrustedVersionEntries = 16384;
 
 }  // namespace
 
@@ -81,6 +83,7 @@ Handler::Handler(const Config& config, Storage& storage)
       storage_(storage),
       memory_cache_(config.memory_cache_bytes),
       probes_(kProbeCacheEntries),
+      versions_(std::chrono::milliseconds(config.trust_version_ms), kTrustedVersionEntries),
       admission_(
           config.memory_budget_bytes > 0 ? config.memory_budget_bytes
                                          : default_memory_budget(config.memory_cache_bytes),
@@ -101,6 +104,20 @@ Response Handler::handle(const Request& request, std::optional<Clock::time_point
   auto deadline = received + std::chrono::milliseconds(config_.limits.deadline_ms);
   if (deadline_cap && *deadline_cap < deadline) deadline = *deadline_cap;
   Exchange exchange{request, received, deadline};
+  return *answer(exchange);  // an exchange that may block always has an answer
+}
+
+std::optional<Response> Handler::try_answer_fast(const Request& request, Clock::time_point received) {
+  Exchange exchange{request, received, received + std::chrono::milliseconds(config_.limits.deadline_ms)};
+  exchange.may_block = false;
+  auto response = answer(exchange);
+  if (response) stats_.answered_on_io_thread++;
+  return response;
+}
+
+std::optional<Response> Handler::answer(Exchange& exchange) {
+  const Request& request = exchange.request;
+  const auto deadline = exchange.deadline;
   Response response;
   try {
     // Admission: a request that waited its whole deadline for a thread is refused before
@@ -110,6 +127,8 @@ Response Handler::handle(const Request& request, std::optional<Clock::time_point
       throw Error(ErrorKind::kOverloaded, "server busy; waited too long to start; retry shortly");
     }
     response = route(exchange);
+  } catch (const NeedsHandlerThread&) {
+    return std::nullopt;  // nothing done that counts: handle() starts it afresh
   } catch (const Error& error) {
     exchange.cache = CacheOutcome::kNone;  // an error serves no image
     // Every 504 is counted here, wherever the deadline passed (waiting, or in the job).
@@ -133,13 +152,6 @@ Response Handler::handle(const Request& request, std::optional<Clock::time_point
   return response;
 }
 
-std::optional<Response> Handler::answer_service_path(const Request& request, Clock::time_point received) {
-  const std::string_view target(request.target().data(), request.target().size());
-  const auto path = target.substr(0, target.find('?'));
-  if (path != kHealthPath && path != kStatsPath && path != kMetricsPath) return std::nullopt;
-  return handle(request, std::nullopt, received);  // route() answers these without blocking
-}
-
 Response Handler::overloaded(const Request& request, Clock::time_point received, std::string_view reason) {
   stats_.overloaded++;
   const Exchange exchange{request, received, received};
@@ -161,6 +173,8 @@ Response Handler::route(Exchange& exchange) {
   if (path == kHealthPath) return text_response(request, "text/plain", "ok\n");
   if (path == kStatsPath) return text_response(request, "application/json", stats_json());
   if (path == kMetricsPath) return text_response(request, kPrometheusContentType, metrics_text());
+  // The playground's pages (http/playground.h) are answered on a handler thread: its list reads the store.
+  if (config_.playground && path.starts_with("/_imageflex/")) before_blocking(exchange);
   if (auto page = answer_playground(request, path, target.substr(path.size() + (path.size() < target.size())),
                                     config_, storage_)) {
     return std::move(*page);
@@ -176,6 +190,7 @@ Response Handler::route(Exchange& exchange) {
 
 // No parameters: the original's bytes, with one conditional read of the store.
 Response Handler::serve_original(Exchange& exchange, const ImageRequest& image) {
+  before_blocking(exchange);
   exchange.cache = CacheOutcome::kOriginal;
   const IfNoneMatch if_none_match = parse_if_none_match(header(exchange.request, http::field::if_none_match));
   // The store answers the common revalidation (one ETag) itself, without sending the bytes.
@@ -183,7 +198,9 @@ Response Handler::serve_original(Exchange& exchange, const ImageRequest& image) 
   options.max_bytes = config_.limits.max_source_bytes;
   options.if_none_match = if_none_match.first_unquoted();
   GetResult got = storage_.get(image.key, options);
+  if (got.status == GetStatus::kNotFound) versions_.forget(image.key);
   throw_unless_ok(got.status);
+  versions_.learn(image.key, got.object.info, Clock::now());  // a read tells the version too
   std::string content_type;
   if (got.status == GetStatus::kOk) {
     // The true type comes from the bytes; anything that is not an image we serve is refused.
@@ -199,19 +216,42 @@ Response Handler::serve_original(Exchange& exchange, const ImageRequest& image) 
 }
 
 // Parameters: the variant they name, from memory, the store, or made now.
+// The original must exist; its version names the variants made from it. A version
+// learnt within --trust-version-ms is used without asking the store again.
 Response Handler::serve_variant(Exchange& exchange, const ImageRequest& image) {
-  // The original must exist; its version names the variants made from it.
+  if (const auto trusted = versions_.get(image.key, Clock::now())) {
+    try {
+      return serve_version(exchange, image, *trusted);
+    } catch (const Error& error) {
+      if (error.kind() != ErrorKind::kSourceChanged) throw;
+      versions_.forget(image.key);  // replaced within the window: ask the store, as below
+    }
+  }
+  before_blocking(exchange);
   const auto original = storage_.stat(image.key);
-  if (!original) throw Error(ErrorKind::kNotFound, "no such image");
+  if (!original) {
+    versions_.forget(image.key);
+    throw Error(ErrorKind::kNotFound, "no such image");
+  }
+  versions_.learn(image.key, *original, Clock::now());
+  try {
+    return serve_version(exchange, image, *original);
+  } catch (const Error& error) {
+    if (error.kind() == ErrorKind::kSourceChanged) versions_.forget(image.key);
+    throw;
+  }
+}
 
+// The variant of this version of the original.
+Response Handler::serve_version(Exchange& exchange, const ImageRequest& image, const ObjectInfo& original) {
   // The original's header says what the variant really is (the format served, the size
   // the result really has), so URLs that make identical bytes name one variant.
-  const ProbeCache::Entry probed = probe_original(image.key, *original);
+  const ProbeCache::Entry probed = probe_original(exchange, image.key, original);
   const auto accepted =
       image.format ? AcceptedFormats{} : parse_accept(header(exchange.request, http::field::accept));
   const ImageRequest variant_request = normalise_request(image, probed.source, accepted, config_.quality);
   // The variant's canonical key: the original's version and the normalised parameters.
-  const std::string key = variant_key(variant_request, original->etag, {}, config_.quality);
+  const std::string key = variant_key(variant_request, original.etag, {}, config_.quality);
   const std::string etag = variant_etag(key);
 
   // A client that holds this variant already needs no bytes.
@@ -219,7 +259,7 @@ Response Handler::serve_variant(Exchange& exchange, const ImageRequest& image) {
   VariantPtr variant;
   if (held) {
     exchange.cache = CacheOutcome::kHitRevalidated;
-    variant = std::make_shared<CachedVariant>(CachedVariant{"", "", etag, original->last_modified});
+    variant = std::make_shared<CachedVariant>(CachedVariant{"", "", etag, original.last_modified});
   } else {
     // Memory, then the store, then make it (once, however many ask at the same time).
     variant = find_variant(exchange, key);
@@ -228,9 +268,9 @@ Response Handler::serve_variant(Exchange& exchange, const ImageRequest& image) {
       const Plan plan = plan_geometry(probed.source.size, variant_request.geometry);
       if (auto deferral = defer_avif(*variant_request.format, !image.format, accepted, probed.source, plan,
                                      config_.quality.avif_effort, config_.avif_budget_ms)) {
-        return serve_stand_in(exchange, variant_request, deferral->now, probed, *original);
+        return serve_stand_in(exchange, variant_request, deferral->now, probed, original);
       }
-      variant = make_variant_once(exchange, variant_request, probed, *original, key);
+      variant = make_variant_once(exchange, variant_request, probed, original, key);
     }
   }
 
@@ -241,8 +281,10 @@ Response Handler::serve_variant(Exchange& exchange, const ImageRequest& image) {
 }
 
 // The header alone, from a range read, and once per original version (the probe cache).
-ProbeCache::Entry Handler::probe_original(const std::string& key, const ObjectInfo& original) {
+ProbeCache::Entry Handler::probe_original(const Exchange& exchange, const std::string& key,
+                                          const ObjectInfo& original) {
   if (auto cached = probes_.get(key, original.etag)) return *cached;
+  before_blocking(exchange);
   if (original.size > config_.limits.max_source_bytes) {
     throw Error(ErrorKind::kTooLarge, "image is larger than the source limit");
   }
@@ -272,6 +314,7 @@ Handler::VariantPtr Handler::find_variant(Exchange& exchange, const std::string&
     exchange.cache = CacheOutcome::kHitMemory;
     return cached;
   }
+  before_blocking(exchange);
   GetResult got = storage_.get(key, {});
   if (got.status != GetStatus::kOk) return nullptr;
   stats_.store_hits++;

@@ -1,5 +1,7 @@
 // The image handler: the one place that orchestrates a request, from URL to
-// response. Blocking; runs on a handler thread, never on an I/O thread.
+// response. handle() blocks and runs on a handler thread; try_answer_fast() never blocks
+// and runs on an I/O thread, answering what needs no store or transform (hits whose
+// original's version is trusted, health, stats) and leaving the rest to handle().
 #pragma once
 
 #include <atomic>
@@ -10,6 +12,7 @@
 #include "cache/memory_cache.h"
 #include "cache/probe_cache.h"
 #include "cache/single_flight.h"
+#include "cache/trusted_versions.h"
 #include "common/config.h"
 #include "common/error.h"
 #include "http/admission.h"
@@ -44,9 +47,12 @@ class Handler {
   Response handle(const Request& request, std::optional<Clock::time_point> deadline_cap = std::nullopt,
                   Clock::time_point received = Clock::now());
 
-  // Health, stats and metrics, answered at once (never blocks: no storage, no transform), so an
-  // I/O thread can answer them without queueing them behind images. Nothing for other paths.
-  std::optional<Response> answer_service_path(const Request& request, Clock::time_point received);
+  // The answer, when it needs no blocking work (no store request, no transform): health,
+  // stats, refusals of bad URLs, and variants in the memory cache whose original's version
+  // is trusted (--trust-version-ms). Nothing otherwise: then handle() must answer on a
+  // handler thread. Never blocks, so an I/O thread answers these without queueing them
+  // behind images.
+  std::optional<Response> try_answer_fast(const Request& request, Clock::time_point received);
 
   // The 503 an I/O thread sends when even the handler queue is full (or the server is
   // shutting down: `reason` says so).
@@ -59,18 +65,28 @@ class Handler {
   using VariantPtr = std::shared_ptr<const CachedVariant>;
 
   // One request's life: what was asked, when it started, when it must be answered,
-  // and what the cache did for it.
+  // what the cache did for it, and whether it may block (false on an I/O thread).
   struct Exchange {
     const Request& request;
     Clock::time_point started;
     Clock::time_point deadline;
     CacheOutcome cache = CacheOutcome::kNone;
+    bool may_block = true;
   };
 
+  // Thrown where an exchange that may not block reaches a step that would.
+  struct NeedsHandlerThread {};
+  static void before_blocking(const Exchange& exchange) {
+    if (!exchange.may_block) throw NeedsHandlerThread{};
+  }
+
+  std::optional<Response> answer(Exchange& exchange);  // nothing: it needs a handler thread
   Response route(Exchange& exchange);
   Response serve_original(Exchange& exchange, const ImageRequest& image);
   Response serve_variant(Exchange& exchange, const ImageRequest& image);
-  ProbeCache::Entry probe_original(const std::string& key, const ObjectInfo& original);
+  Response serve_version(Exchange& exchange, const ImageRequest& image, const ObjectInfo& original);
+  ProbeCache::Entry probe_original(const Exchange& exchange, const std::string& key,
+                                   const ObjectInfo& original);
   VariantPtr find_variant(Exchange& exchange, const std::string& key);
   // `variant` is normalised (request/normalise.h): its format is the one served.
   VariantPtr make_variant_once(Exchange& exchange, const ImageRequest& variant,
@@ -94,6 +110,7 @@ class Handler {
   TimedStorage storage_;  // the store given, timed by operation for the metrics
   MemoryCache memory_cache_;
   ProbeCache probes_;
+  TrustedVersions versions_;                // originals' versions, trusted for --trust-version-ms
   Admission admission_;                     // before transforms_: the jobs hold its tickets
   const int miss_threads_;                  // handler threads that may wait on transforms at once
   std::atomic<int> misses_in_progress_{0};  // those waiting now

@@ -91,6 +91,8 @@ std::string Handler::stats_json() const {
       {"vips_memory_bytes", vips_memory_bytes()},
       {"store_bytes_read", storage_.bytes_read()},
       {"store_bytes_written", storage_.bytes_written()},
+      {"store_requests", storage_.requests()},
+      {"answered_on_io_thread", load(stats_.answered_on_io_thread)},
   };
   for (const auto& [name, value] : storage_.stats()) stats[name] = value;
   return to_json(stats) + "\n";
@@ -148,6 +150,10 @@ std::string Handler::metrics_text() const {
   counter("imageflex_timeouts_total", "504s: requests that passed their deadline.", load(stats_.timeouts));
   counter("imageflex_store_errors_total",
           "Requests failed, or variants not stored, because the store failed.", load(stats_.store_errors));
+  counter("imageflex_answered_on_io_thread_total",
+          "Requests answered on an I/O thread with no store request (trusted memory hits, refusals, "
+          "health, stats, metrics).",
+          load(stats_.answered_on_io_thread));
   counter("imageflex_avif_deferred_total",
           "AVIF requests over --avif-budget-ms answered with WebP while the AVIF is made in the background.",
           load(stats_.avif_deferred));

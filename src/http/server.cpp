@@ -70,7 +70,7 @@ struct Front {
 };
 
 // One client connection: reads a request head under a timeout, refuses what it cannot
-// frame safely, answers health and stats itself, hands the rest to a handler thread, and
+// frame safely, answers what needs no blocking work itself, hands the rest to a handler thread, and
 // writes the response under a progress timeout. Runs on its own strand.
 class Session : public std::enable_shared_from_this<Session> {
  public:
@@ -211,12 +211,13 @@ class Session : public std::enable_shared_from_this<Session> {
     return nullptr;
   }
 
-  // Health and stats are answered here, on the I/O thread; the rest waits for a handler
-  // thread (which may block on storage and transforms; I/O threads never do).
+  // What needs no blocking work (trusted memory hits, health, stats) is answered here, on
+  // the I/O thread; the rest waits for a handler thread (which may block on storage and
+  // transforms; I/O threads never do).
   void dispatch() {
     request_ = std::make_shared<Request>(parser_->release());
     target_ = std::string(request_->target().data(), request_->target().size());
-    if (auto answer = front_.handler.answer_service_path(*request_, received_)) {
+    if (auto answer = front_.handler.try_answer_fast(*request_, received_)) {
       return respond(std::make_shared<Response>(std::move(*answer)));
     }
     state_ = State::kHandling;

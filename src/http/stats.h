@@ -44,6 +44,7 @@ struct Stats {
   std::atomic<std::uint64_t> store_errors{0};
   // AVIF over --avif-budget-ms (http/avif_stand_in.cpp): WebP served in its place, and the
   // AVIF made in the background, skipped when busy, or failed there.
+  std::atomic<std::uint64_t> answered_on_io_thread{0};  // by try_answer_fast(): no handler thread hop
   std::atomic<std::uint64_t> avif_deferred{0};
   std::atomic<std::uint64_t> avif_background_made{0};
   std::atomic<std::uint64_t> avif_background_skipped{0};

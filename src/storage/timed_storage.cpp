@@ -60,6 +60,12 @@ ListPage TimedStorage::list(const std::string& prefix, const std::string& start_
   return timed(Operation::kList, [&] { return inner_.list(prefix, start_after, max_keys); });
 }
 
+std::uint64_t TimedStorage::requests() const {
+  std::uint64_t total = 0;
+  for (const auto& timing : timings_) total += timing.seconds.count();
+  return total;
+}
+
 std::uint64_t TimedStorage::errors(Operation operation) const {
   return timings_[index(operation)].errors.load(std::memory_order_relaxed);
 }

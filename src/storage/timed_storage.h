@@ -31,6 +31,9 @@ class TimedStorage final : public Storage {
 
   // Body bytes put() has written since start.
   std::uint64_t bytes_written() const { return bytes_written_.load(std::memory_order_relaxed); }
+  // Every request made to the store, whatever the operation: a hit inside the trust window
+  // (--trust-version-ms) costs none.
+  std::uint64_t requests() const;
   // Calls that threw (an unreachable or failing store), by operation.
   std::uint64_t errors(Operation operation) const;
   const Histogram& seconds(Operation operation) const { return timings_[index(operation)].seconds; }

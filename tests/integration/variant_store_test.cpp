@@ -1,5 +1,5 @@
 // The derived-image store: variants written back under canonical keys, atomically,
-// served after a restart, invalidated by a changed original; the root is a jail.
+// served after a restart; the root is a jail. A changed original: freshness_test.cpp.
 #include <unistd.h>
 
 #include <filesystem>
@@ -42,20 +42,22 @@ TEST_P(VariantStoreTest, VariantIsStoredAndServedAfterARestart) {
   EXPECT_EQ(service().stat("transforms"), 0) << "a stored variant is not made again";
 }
 
-TEST_P(VariantStoreTest, AChangedOriginalIsNeverServedStale) {
-  auto before = get("/landscape.jpg?w=90&f=png");
-  ASSERT_EQ(before.status, 200);
-  ASSERT_EQ(get("/landscape.jpg?w=90&f=png").header("x-cache").rfind("hit", 0), 0u);
-  // Replace the original with a different picture under the same name.
-  service().put_original("landscape.jpg", fixture("stripes.jpg"));
-  auto after = get("/landscape.jpg?w=90&f=png");
-  ASSERT_EQ(after.status, 200);
-  EXPECT_EQ(after.header("x-cache"), "miss");
-  EXPECT_EQ(decode(after.body).height, 30) << "stripes are 3:1";
-  EXPECT_NE(after.header("etag"), before.header("etag"));
-  EXPECT_LE(hamming(dhash(after.body), dhash(fixture("stripes.jpg"))), 4);
-  // The original itself is served fresh too.
-  EXPECT_EQ(get("/landscape.jpg").body, fixture("stripes.jpg"));
+// Variant writes are not synced (fs_storage.cpp): a file a crash cut short after its
+// rename must be no variant at all, so it is made again rather than served torn.
+TEST_P(VariantStoreTest, ATruncatedVariantFileIsAMiss) {
+  if (GetParam() != Backend::kFilesystem) GTEST_SKIP() << "S3 writes are atomic and whole";
+  const auto made = get("/landscape.jpg?w=120&f=webp");
+  ASSERT_EQ(made.status, 200);
+  const std::string file = service().root() + "/" + key_for("/landscape.jpg?w=120&f=webp");
+  ASSERT_EQ(std::filesystem::file_size(file), made.body.size());
+  std::filesystem::resize_file(file, made.body.size() / 2);
+
+  service().restart();  // nothing in memory: the store is asked
+  auto again = get("/landscape.jpg?w=120&f=webp");
+  ASSERT_EQ(again.status, 200);
+  EXPECT_EQ(again.header("x-cache"), "miss");
+  EXPECT_EQ(again.body, made.body);
+  EXPECT_EQ(std::filesystem::file_size(file), made.body.size()) << "made again and stored whole";
 }
 
 TEST_P(VariantStoreTest, SameNameDifferentExtensionAreDifferentVariants) {

@@ -486,19 +486,62 @@ TEST_F(HandlerTest, ARequestReadLongerAgoThanTheDeadlineIs503WithoutWork) {
   EXPECT_EQ(handler().handle(request).result_int(), 200) << "read just now, it is served";
 }
 
-// Health, stats and metrics are answered without blocking (for the I/O thread); other paths are not.
-TEST_F(HandlerTest, OnlyHealthStatsAndMetricsAreServicePaths) {
+// try_answer_fast (for the I/O thread) answers only what needs no store request: health,
+// stats, refusals, and memory hits whose original's version is trusted; never the rest.
+TEST_F(HandlerTest, OnlyWhatNeedsNoStoreIsAnsweredFast) {
   put_original("landscape.jpg", "landscape.jpg");
   const auto now = std::chrono::steady_clock::now();
-  for (const char* path :
-       {"/_imageflex/health", "/_imageflex/stats", "/_imageflex/metrics", "/_imageflex/health?x=1"}) {
-    auto answer = handler().answer_service_path(Request{http::verb::get, path, 11}, now);
+  auto fast = [&](const char* target) {
+    return handler().try_answer_fast(Request{http::verb::get, target, 11}, now);
+  };
+  for (const char* path : {"/_imageflex/health", "/_imageflex/stats", "/_imageflex/metrics", "/_imageflex/health?x=1"}) {
+    auto answer = fast(path);
     ASSERT_TRUE(answer) << path;
     EXPECT_EQ(answer->result_int(), 200) << path;
   }
-  EXPECT_FALSE(handler().answer_service_path(Request{http::verb::get, "/landscape.jpg", 11}, now));
-  EXPECT_FALSE(handler().answer_service_path(Request{http::verb::get, "/_imageflex/other", 11}, now));
+  auto refused = fast("/landscape.jpg?w=abc");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->result_int(), 400);
+  EXPECT_FALSE(fast("/landscape.jpg")) << "an original is read from the store";
+  EXPECT_FALSE(fast("/landscape.jpg?w=50")) << "a version not yet learnt";
   EXPECT_EQ(store_.calls(StoreOp::kStat) + store_.calls(StoreOp::kGet), 0);
+
+  const Response made = get("/landscape.jpg?w=50");
+  const auto calls = store_.calls(StoreOp::kStat) + store_.calls(StoreOp::kGet);
+  auto hit = fast("/landscape.jpg?w=50");
+  ASSERT_TRUE(hit) << "a memory hit of a version learnt just now";
+  EXPECT_EQ(hit->result_int(), 200);
+  EXPECT_EQ(hit->body(), made.body());
+  EXPECT_EQ(header(*hit, "X-Cache"), "hit-memory");
+  EXPECT_FALSE(fast("/landscape.jpg?w=60")) << "a miss needs a handler thread";
+  EXPECT_EQ(store_.calls(StoreOp::kStat) + store_.calls(StoreOp::kGet), calls);
+}
+
+TEST_F(HandlerTest, WithNoTrustWindowEveryHitAsksTheStore) {
+  config_.trust_version_ms = 0;
+  put_original("landscape.jpg", "landscape.jpg");
+  get("/landscape.jpg?w=50");
+  const auto stats = store_.calls(StoreOp::kStat);
+  EXPECT_FALSE(handler().try_answer_fast(Request{http::verb::get, "/landscape.jpg?w=50", 11},
+                                         std::chrono::steady_clock::now()));
+  EXPECT_EQ(header(get("/landscape.jpg?w=50"), "X-Cache"), "hit-memory");
+  EXPECT_EQ(store_.calls(StoreOp::kStat), stats + 1);
+}
+
+// Inside the window, an original replaced in the store is found out by the first read
+// pinned to the old version (a miss): it gets the new picture, not a 503.
+TEST_F(HandlerTest, AMissInsideTheWindowFindsAReplacedOriginal) {
+  config_.trust_version_ms = 600000;
+  put_original("photo.jpg", "landscape.jpg");
+  const Response before = get("/photo.jpg?w=90&f=png");
+  ASSERT_EQ(before.result_int(), 200);
+  put_original("photo.jpg", "stripes.jpg");
+  EXPECT_EQ(get("/photo.jpg?w=90&f=png").body(), before.body()) << "a trusted hit: stale inside the window";
+  const Response after = get("/photo.jpg?w=91&f=png");
+  ASSERT_EQ(after.result_int(), 200);
+  EXPECT_EQ(decode(after.body()).height, 30) << "stripes are 3:1";
+  const Response again = get("/photo.jpg?w=90&f=png");
+  EXPECT_EQ(decode(again.body()).height, 30) << "the new version is trusted from then on";
 }
 
 TEST_F(HandlerTest, AClientWaitingOnAnotherClientsTransformGets504AtItsDeadline) {
