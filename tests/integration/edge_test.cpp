@@ -269,7 +269,13 @@ TEST_F(EdgeTest, ShieldsRealTrafficFromAttacks) {
   // ---- no User-Agent: served, and logged by rule 1010400 -------------------------------
   auto anonymous = client.get(edge_ + "/logo.png?w=33", {"User-Agent:"});
   EXPECT_EQ(anonymous.status, 200) << anonymous.body;
-  const std::string audit = read_log("modsec_audit.log");
+  // ModSecurity writes the audit record in nginx's log phase, after the response is sent:
+  // wait for it (a loaded machine ran this read before the write).
+  std::string audit = read_log("modsec_audit.log");
+  for (int i = 0; i < 100 && audit.find("/logo.png?w=33") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    audit = read_log("modsec_audit.log");
+  }
   EXPECT_NE(audit.find("Request without a User-Agent (logged, not blocked)"), std::string::npos);
   EXPECT_NE(audit.find("/logo.png?w=33"), std::string::npos) << "the audit record names the request";
 
