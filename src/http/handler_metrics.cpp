@@ -13,10 +13,6 @@
 namespace imageflex {
 namespace {
 
-// The environment this process runs as, for build_info. Environment profiles (`--env`, issue
-// 12) will name it; until they do, every process is the default environment, "dev".
-constexpr std::string_view kEnvironmentName = "dev";
-
 // When this process started, in unix seconds: the kernel's start tick (/proc/self/stat, field
 // 22) after the boot time (/proc/stat btime). 0 when /proc cannot tell.
 double process_start_seconds() {
@@ -210,7 +206,7 @@ std::string Handler::metrics_text() const {
   gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
         process_start_seconds());
   out.family("imageflex_build_info", "gauge", "Always 1: the version built and the environment it runs as.");
-  out.sample("imageflex_build_info", {{"version", kVersion}, {"env", kEnvironmentName}}, std::uint64_t{1});
+  out.sample("imageflex_build_info", {{"version", kVersion}, {"env", config_.env}}, std::uint64_t{1});
   return out.text();
 }
 
