@@ -494,7 +494,8 @@ TEST_F(HandlerTest, OnlyWhatNeedsNoStoreIsAnsweredFast) {
   auto fast = [&](const char* target) {
     return handler().try_answer_fast(Request{http::verb::get, target, 11}, now);
   };
-  for (const char* path : {"/_imageflex/health", "/_imageflex/stats", "/_imageflex/metrics", "/_imageflex/health?x=1"}) {
+  for (const char* path :
+       {"/_imageflex/health", "/_imageflex/stats", "/_imageflex/metrics", "/_imageflex/health?x=1"}) {
     auto answer = fast(path);
     ASSERT_TRUE(answer) << path;
     EXPECT_EQ(answer->result_int(), 200) << path;
