@@ -164,14 +164,7 @@ class Server:
             return sum(1 for line in text if '"level":"warn"' in line or '"level":"error"' in line)
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
+        stop_process(self.process, self.log)
 
 
 # ---------------------------------------------------------------- figures
@@ -251,3 +244,15 @@ def binary_of(build):
     if not os.access(binary, os.X_OK):
         sys.exit(f"{os.path.basename(sys.argv[0])}: {binary} is missing; run 'make build' first")
     return build, binary
+
+
+def stop_process(process, log):
+    """Ends a server the benchmark started (TERM, then KILL after 30 s) and closes its log."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    log.close()

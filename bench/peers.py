@@ -50,7 +50,7 @@ import threading
 import time
 import urllib.request
 
-from benchlib import (ROOT, Server, binary_of, commit_text, corpus_dir, cpu_model, cpu_seconds, env_number,
+from benchlib import (ROOT, stop_process, Server, binary_of, commit_text, corpus_dir, cpu_model, cpu_seconds, env_number,
                       machine_memory, measured_environment, percentile)
 
 PEERS_DIR = os.path.join(ROOT, "bench", "peers")
@@ -167,14 +167,7 @@ class Process:
         sys.exit(f"peers.py: {name} did not start:\n" + open(log_path).read())
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
+        stop_process(self.process, self.log)
 
 
 def npm_ci():
