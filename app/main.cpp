@@ -155,19 +155,26 @@ int convert(const std::vector<std::string>& args) {
 }
 
 // Prints the target with its signature (and expiry), as the server verifies it.
+// Takes a command's own flag out of the settings' flags.
+std::optional<std::string> take_flag(std::map<std::string, std::string>& flags, const std::string& name) {
+  auto found = flags.find(name);
+  if (found == flags.end()) return std::nullopt;
+  std::string value = found->second;
+  flags.erase(found);
+  return value;
+}
+
 int sign(const std::vector<std::string>& args) {
   if (args.empty() || args[0].rfind('/', 0) != 0) throw std::invalid_argument("sign needs /PATH[?QUERY]");
   auto flags = parse_flags({args.begin() + 1, args.end()});
   std::optional<std::int64_t> expires;
-  if (auto found = flags.find("expires-in"); found != flags.end()) {
-    const std::string& text = found->second;
+  if (const auto text = take_flag(flags, "expires-in")) {
     std::int64_t seconds = 0;
-    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
-    if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || seconds < 1) {
-      throw std::invalid_argument("invalid expires-in '" + text + "': expected seconds, 1 or more");
+    auto [ptr, ec] = std::from_chars(text->data(), text->data() + text->size(), seconds);
+    if (text->empty() || ec != std::errc() || ptr != text->data() + text->size() || seconds < 1) {
+      throw std::invalid_argument("invalid expires-in '" + *text + "': expected seconds, 1 or more");
     }
     expires = static_cast<std::int64_t>(std::time(nullptr)) + seconds;
-    flags.erase(found);
   }
   const Config config = load_config(flags, settings_environment());
   const auto& keys = config.url_guards.signing.keys;
@@ -182,15 +189,6 @@ int print_params() {
   for (auto name : kQueryParameters) std::cout << name << "\n";
   for (auto name : kSignatureParameterNames) std::cout << name << "\n";
   return 0;
-}
-
-// Takes a command's own flag out of the settings' flags.
-std::optional<std::string> take_flag(std::map<std::string, std::string>& flags, const std::string& name) {
-  auto found = flags.find(name);
-  if (found == flags.end()) return std::nullopt;
-  std::string value = found->second;
-  flags.erase(found);
-  return value;
 }
 
 std::vector<std::string> split_list(const std::string& text) {
