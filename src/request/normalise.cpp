@@ -7,6 +7,19 @@
 namespace imageflex {
 namespace {
 
+// The first centre, edge or corner focal point that cuts as `request` does, else `request`.
+GeometryRequest edge_focus(const GeometryRequest& request, Size source, const Plan& result) {
+  for (double x : {0.5, 0.0, 1.0}) {
+    for (double y : {0.5, 0.0, 1.0}) {
+      GeometryRequest edge = request;
+      edge.focus_x = x;
+      edge.focus_y = y;
+      if (plan_geometry(source, edge) == result) return edge;
+    }
+  }
+  return request;
+}
+
 GeometryRequest normalise_geometry(const GeometryRequest& geometry, const SourceInfo& source, Format output) {
   const Plan result = plan_geometry(source.size, geometry);
   GeometryRequest normal = geometry;
@@ -19,10 +32,12 @@ GeometryRequest normalise_geometry(const GeometryRequest& geometry, const Source
       (geometry.focus == Focus::kPoint && plan_geometry(source.size, centred) == result)) {
     normal = centred;
   }
-  // A focal point's coordinate along a side that is not cut places nothing.
+  // A focal point's coordinate along a side that is not cut places nothing, and one the
+  // crop clamps to an edge is that edge (fp=0.95,0.5 may cut as pos=right does).
   if (normal.focus == Focus::kPoint) {
     if (result.crop.width == result.resize.width) normal.focus_x = 0.5;
     if (result.crop.height == result.resize.height) normal.focus_y = 0.5;
+    normal = edge_focus(normal, source.size, result);
   }
   // The background shows only in a letterbox or under alpha flattened away; opaque white
   // on a picture without alpha is the default.

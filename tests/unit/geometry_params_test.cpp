@@ -107,6 +107,7 @@ TEST(GeometryParamsTest, EquivalentUrlsAreOneVariant) {
       {"/p.jpg?w=300&h=300&pos=attention&fit=inside", "/p.jpg?w=300&h=300&fit=inside"},
       {"/p.jpg?w=300&bg=ff0000", "/p.jpg?w=300"},                         // no letterbox, no alpha
       {"/p.jpg?w=300&h=300&fit=contain&bg=fff", "/p.jpg?w=300&h=300&fit=contain"},
+      {"/p.jpg?w=300&h=300&fp=0.99,0.5", "/p.jpg?w=300&h=300&pos=right"},  // clamped to the edge
       {"/p.jpg?crop=0,0,1000,800", "/p.jpg?crop=0,0,1000,800&w=1000"},
   };
   for (const auto& row : same) EXPECT_EQ(key_of(row.a), key_of(row.b)) << row.a << " vs " << row.b;
