@@ -166,8 +166,10 @@ Response Handler::route(Exchange& exchange) {
     parsed = apply_client_hints(std::move(parsed), hint(request, "Sec-CH-DPR"), hint(request, "Sec-CH-Width"),
                                 max_dimension);
   }
-  const ImageRequest image = guard_request(std::move(parsed), config_.url_guards, std::time(nullptr), max_dimension);
-  Response response = image.wants_variant() ? serve_variant(exchange, image) : serve_original(exchange, image);
+  const ImageRequest image =
+      guard_request(std::move(parsed), config_.url_guards, std::time(nullptr), max_dimension);
+  Response response =
+      image.wants_variant() ? serve_variant(exchange, image) : serve_original(exchange, image);
   if (config_.client_hints) response.set("Accept-CH", std::string(kClientHintHeaders));
   return response;
 }

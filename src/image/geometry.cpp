@@ -89,7 +89,8 @@ Plan plan_geometry(Size source, const GeometryRequest& request) {
     const Region& r = *request.region;
     const int x = std::clamp(r.x, 0, source.width - 1);
     const int y = std::clamp(r.y, 0, source.height - 1);
-    plan.region = {x, y, std::clamp(r.width, 1, source.width - x), std::clamp(r.height, 1, source.height - y)};
+    plan.region = {x, y, std::clamp(r.width, 1, source.width - x),
+                   std::clamp(r.height, 1, source.height - y)};
   }
   plan.rotate = request.rotate;
   const Size picture = unrotated({plan.region.width, plan.region.height}, request.rotate);

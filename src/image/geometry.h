@@ -56,7 +56,7 @@ struct GeometryRequest {
   int width = 0;   // 0 = not given (already multiplied by dpr)
   int height = 0;  // 0 = not given
   Fit fit = Fit::kCover;
-  bool enlarge = false;  // allow scaling beyond the source size
+  bool enlarge = false;          // allow scaling beyond the source size
   std::optional<Region> region;  // cut first, from the upright original
   int rotate = 0;                // 0, 90, 180 or 270, clockwise, after EXIF orientation
   bool flip = false;             // top to bottom, after rotate

@@ -149,11 +149,10 @@ VImage decode_region(std::string_view bytes, const Region& region, Size target, 
   auto* load = VImage::option()->set("fail_on", VIPS_FAIL_ON_TRUNCATED);
   if (frames > 1) load->set("n", frames);
   VImage image = to_srgb8(VImage::new_from_buffer(bytes.data(), bytes.size(), "", load)).autorot();
-  return each_frame(image, frames, frames > 1 ? image.height() / frames : image.height(),
-                    [&](const VImage& frame) {
-                      return resize_to(frame.extract_area(region.x, region.y, region.width, region.height),
-                                       target);
-                    });
+  return each_frame(
+      image, frames, frames > 1 ? image.height() / frames : image.height(), [&](const VImage& frame) {
+        return resize_to(frame.extract_area(region.x, region.y, region.width, region.height), target);
+      });
 }
 
 VipsAngle vips_angle(int degrees) {
@@ -180,10 +179,10 @@ VImage ready_for(const VImage& frame, const Rgba& colour, bool alpha_output) {
 // `colour` as `frame`'s bands want it (grey frames take the red channel, which equals the others).
 std::vector<double> colour_for(const VImage& frame, const Rgba& colour) {
   const int colour_bands = frame.bands() - (frame.has_alpha() ? 1 : 0);
-  std::vector<double> out = colour_bands >= 3 ? std::vector<double>{static_cast<double>(colour.r),
-                                                                    static_cast<double>(colour.g),
-                                                                    static_cast<double>(colour.b)}
-                                              : std::vector<double>{static_cast<double>(colour.r)};
+  std::vector<double> out =
+      colour_bands >= 3 ? std::vector<double>{static_cast<double>(colour.r), static_cast<double>(colour.g),
+                                              static_cast<double>(colour.b)}
+                        : std::vector<double>{static_cast<double>(colour.r)};
   if (frame.has_alpha()) out.push_back(colour.a);
   return out;
 }
@@ -285,7 +284,8 @@ Encoded transform(std::string_view bytes, const SourceInfo& source, const Transf
       const Focus focus = spec.geometry.focus;
       per_frame([&](const VImage& frame) {
         if (focus == Focus::kPoint) {
-          return frame.extract_area(plan.crop_origin.x, plan.crop_origin.y, plan.crop.width, plan.crop.height);
+          return frame.extract_area(plan.crop_origin.x, plan.crop_origin.y, plan.crop.width,
+                                    plan.crop.height);
         }
         return frame.smartcrop(
             plan.crop.width, plan.crop.height,
@@ -299,19 +299,21 @@ Encoded transform(std::string_view bytes, const SourceInfo& source, const Transf
     if (plan.canvas != plan.crop) {
       per_frame([&](const VImage& input) {
         const VImage frame = background ? ready_for(input, *background, supports_alpha(spec.output)) : input;
-        return frame.embed((plan.canvas.width - frame.width()) / 2, (plan.canvas.height - frame.height()) / 2,
-                           plan.canvas.width, plan.canvas.height,
-                           VImage::option()
-                               ->set("extend", VIPS_EXTEND_BACKGROUND)
-                               ->set("background", background ? colour_for(frame, *background)
-                                                              : white_background(frame.bands(), frame.has_alpha())));
+        return frame.embed(
+            (plan.canvas.width - frame.width()) / 2, (plan.canvas.height - frame.height()) / 2,
+            plan.canvas.width, plan.canvas.height,
+            VImage::option()
+                ->set("extend", VIPS_EXTEND_BACKGROUND)
+                ->set("background", background ? colour_for(frame, *background)
+                                               : white_background(frame.bands(), frame.has_alpha())));
       });
     }
 
     // 7. Formats without alpha get the picture flattened onto bg= (its alpha ignored), else white, not black.
     if (image.has_alpha() && !supports_alpha(spec.output)) {
       if (background) image = ready_for(image, *background, false);
-      std::vector<double> under = background ? colour_for(image, *background) : white_background(image.bands(), false);
+      std::vector<double> under =
+          background ? colour_for(image, *background) : white_background(image.bands(), false);
       under.pop_back();  // the alpha channel's share
       image = image.flatten(VImage::option()->set("background", under));
     }

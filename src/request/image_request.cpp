@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <vector>
 #include <set>
+#include <vector>
 
 #include "common/error.h"
 
@@ -162,9 +162,8 @@ int parse_rotation(std::string_view value) {
 
 Region parse_region(std::string_view value, int max) {
   const auto numbers = parse_decimals(value, 4);
-  const bool whole = numbers && std::all_of(numbers->begin(), numbers->end(), [&](double n) {
-                       return n == std::floor(n) && n <= max * 16.0;
-                     });
+  const bool whole = numbers && std::all_of(numbers->begin(), numbers->end(),
+                                            [&](double n) { return n == std::floor(n) && n <= max * 16.0; });
   if (!whole || (*numbers)[2] < 1 || (*numbers)[3] < 1) {
     bad("crop must be x,y,w,h in whole source pixels, w and h at least 1");
   }

@@ -35,9 +35,7 @@ struct ImageRequest {
   std::string signature;  // s= as sent, "" if absent
 
   // True when the request asks for a variant rather than the original's bytes.
-  bool wants_variant() const {
-    return geometry != GeometryRequest{} || format.has_value() || quality > 0;
-  }
+  bool wants_variant() const { return geometry != GeometryRequest{} || format.has_value() || quality > 0; }
 };
 
 inline constexpr double kMaxDpr = 4.0;

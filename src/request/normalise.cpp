@@ -42,8 +42,8 @@ GeometryRequest normalise_geometry(const GeometryRequest& geometry, const Source
   // The background shows only in a letterbox or under alpha flattened away; opaque white
   // on a picture without alpha is the default.
   const bool flattens = source.alpha && !supports_alpha(output);
-  if (normal.background && ((result.canvas == result.crop && !flattens) ||
-                            (*normal.background == Rgba{} && !source.alpha))) {
+  if (normal.background &&
+      ((result.canvas == result.crop && !flattens) || (*normal.background == Rgba{} && !source.alpha))) {
     normal.background.reset();
   }
   // From the simplest sizes: the source's, then one side of the result, then as asked.

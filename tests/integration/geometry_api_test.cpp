@@ -73,5 +73,24 @@ TEST_P(GeometryApiTest, DprMultipliesAndIsTheSameVariant) {
   EXPECT_FALSE(hinted.has_header("accept-ch"));
 }
 
+class ClientHintsTest : public GeometryApiTest {
+ protected:
+  std::vector<std::string> server_args() override { return {"--client-hints", "true"}; }
+};
+IMAGEFLEX_ON_EVERY_BACKEND(ClientHintsTest);
+
+TEST_P(ClientHintsTest, SecChDprIsHonouredAndAnnounced) {
+  auto hinted = get("/portrait_exif6.jpg?w=75&f=png", {"Sec-CH-DPR: 2"});
+  expect_image(hinted, "pngload", 150, 100);
+  EXPECT_EQ(hinted.header("etag"), get("/portrait_exif6.jpg?w=150&f=png").header("etag"));
+  EXPECT_EQ(hinted.header("accept-ch"), "Sec-CH-DPR, Sec-CH-Width");
+  EXPECT_NE(hinted.header("vary").find("Sec-CH-DPR"), std::string::npos) << hinted.header("vary");
+  // dpr= in the URL wins over the hint; a width hint stands for an absent w.
+  expect_image(get("/portrait_exif6.jpg?w=75&dpr=1&f=png", {"Sec-CH-DPR: 2"}), "pngload", 75, 50);
+  expect_image(get("/portrait_exif6.jpg?f=png", {"Sec-CH-Width: 120"}), "pngload", 120, 80);
+  // A malformed hint is ignored, not refused.
+  expect_image(get("/portrait_exif6.jpg?w=75&f=png", {"Sec-CH-DPR: lots"}), "pngload", 75, 50);
+}
+
 }  // namespace
 }  // namespace imageflex::test

@@ -51,14 +51,15 @@ TEST(GeometryParamsTest, BadValuesAre400sNamingTheParameterAndRange) {
       ADD_FAILURE() << row.query << " parsed";
     } catch (const Error& error) {
       EXPECT_EQ(error.kind(), ErrorKind::kBadRequest) << row.query;
-      EXPECT_NE(std::string(error.what()).find(row.names), std::string::npos) << row.query << ": " << error.what();
+      EXPECT_NE(std::string(error.what()).find(row.names), std::string::npos)
+          << row.query << ": " << error.what();
     }
   }
 }
 
 TEST(GeometryParamsTest, ParsesEveryValueSpelling) {
-  auto r = parse_request("/p.jpg?w=100&h=50&pos=bottom-right&dpr=1.5&rotate=270&flip=1&flop=true&crop=1,2,30,40",
-                         kMax);
+  auto r = parse_request(
+      "/p.jpg?w=100&h=50&pos=bottom-right&dpr=1.5&rotate=270&flip=1&flop=true&crop=1,2,30,40", kMax);
   EXPECT_EQ(r.geometry.width, 150);
   EXPECT_EQ(r.geometry.height, 75);
   EXPECT_EQ(r.geometry.focus_x, 1.0);
@@ -97,15 +98,15 @@ TEST(GeometryParamsTest, EquivalentUrlsAreOneVariant) {
       {"/p.jpg?w=300&dpr=1", "/p.jpg?w=300"},
       {"/p.jpg?w=300&rotate=0", "/p.jpg?w=300"},
       {"/p.jpg?w=300&flip=0&flop=false", "/p.jpg?w=300"},
-      {"/p.jpg?w=300&pos=top", "/p.jpg?w=300"},                         // nothing cut: pos ignored
+      {"/p.jpg?w=300&pos=top", "/p.jpg?w=300"},  // nothing cut: pos ignored
       {"/p.jpg?w=300&h=200&fit=contain&pos=top", "/p.jpg?w=300&h=200&fit=contain"},
       {"/p.jpg?w=300&h=300&pos=center", "/p.jpg?w=300&h=300"},
       {"/p.jpg?w=300&h=300&fp=0.5,0.5", "/p.jpg?w=300&h=300"},
-      {"/p.jpg?w=300&h=300&fp=0.5,0.9", "/p.jpg?w=300&h=300"},          // the cut is across x only
+      {"/p.jpg?w=300&h=300&fp=0.5,0.9", "/p.jpg?w=300&h=300"},             // the cut is across x only
       {"/p.jpg?w=300&h=300&pos=top-left", "/p.jpg?w=300&h=300&pos=left"},  // likewise
       {"/p.jpg?w=300&h=300&fp=0,0.2", "/p.jpg?w=300&h=300&pos=left"},
       {"/p.jpg?w=300&h=300&pos=attention&fit=inside", "/p.jpg?w=300&h=300&fit=inside"},
-      {"/p.jpg?w=300&bg=ff0000", "/p.jpg?w=300"},                         // no letterbox, no alpha
+      {"/p.jpg?w=300&bg=ff0000", "/p.jpg?w=300"},  // no letterbox, no alpha
       {"/p.jpg?w=300&h=300&fit=contain&bg=fff", "/p.jpg?w=300&h=300&fit=contain"},
       {"/p.jpg?w=300&h=300&fp=0.99,0.5", "/p.jpg?w=300&h=300&pos=right"},  // clamped to the edge
       {"/p.jpg?crop=0,0,1000,800", "/p.jpg?crop=0,0,1000,800&w=1000"},
@@ -132,7 +133,8 @@ TEST(GeometryParamsTest, DifferentOutputsAreDifferentVariants) {
 }
 
 TEST(GeometryParamsTest, ARegionOutsideTheImageIsA400) {
-  for (const char* target : {"/p.jpg?crop=900,0,101,10", "/p.jpg?crop=0,790,10,11", "/p.jpg?crop=1000,0,1,1"}) {
+  for (const char* target :
+       {"/p.jpg?crop=900,0,101,10", "/p.jpg?crop=0,790,10,11", "/p.jpg?crop=1000,0,1,1"}) {
     try {
       key_of(target);
       ADD_FAILURE() << target;
