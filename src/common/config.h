@@ -75,6 +75,7 @@ struct Config {
   std::string cache_control_original = "public, max-age=3600";
   std::string cache_control_variant = "public, max-age=86400";
   bool access_log = true;
+  bool client_hints = false;  // honour Sec-CH-DPR / Sec-CH-Width; send Accept-CH and Vary on them
   // `imageflex lambda`: answer in the function URL's RESPONSE_STREAM invoke mode (true) or
   // in BUFFERED mode (false); the stack sets it to match the function URL.
   bool lambda_streaming = true;

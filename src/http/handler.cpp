@@ -161,6 +161,13 @@ Response Handler::overloaded(const Request& request, Clock::time_point received,
   return response;
 }
 
+namespace {
+std::string_view hint(const Request& request, std::string_view name) {
+  const auto value = request[boost::beast::string_view(name.data(), name.size())];
+  return {value.data(), value.size()};
+}
+}  // namespace
+
 // The life of a request: route, parse, then serve the original as it is or the
 // variant it asks for.
 Response Handler::route(Exchange& exchange) {
@@ -183,9 +190,18 @@ Response Handler::route(Exchange& exchange) {
   // The URL becomes a plain request (or a 400/404/414 with its reason); then only what the
   // site signed, at the sizes it allows, may cost work or storage (403, 400, or snapped).
   const int max_dimension = config_.limits.max_output_dimension;
-  const ImageRequest image = guard_request(parse_request(target, max_dimension), config_.url_guards,
-                                           std::time(nullptr), max_dimension);
-  return image.wants_variant() ? serve_variant(exchange, image) : serve_original(exchange, image);
+  ImageRequest parsed = parse_request(target, max_dimension);
+  // Opt-in client hints stand for an absent dpr= (and w=), before the size guards judge.
+  if (config_.client_hints) {
+    parsed = apply_client_hints(std::move(parsed), hint(request, "Sec-CH-DPR"), hint(request, "Sec-CH-Width"),
+                                max_dimension);
+  }
+  const ImageRequest image =
+      guard_request(std::move(parsed), config_.url_guards, std::time(nullptr), max_dimension);
+  Response response =
+      image.wants_variant() ? serve_variant(exchange, image) : serve_original(exchange, image);
+  if (config_.client_hints) response.set("Accept-CH", std::string(kClientHintHeaders));
+  return response;
 }
 
 // No parameters: the original's bytes, with one conditional read of the store.
@@ -276,7 +292,10 @@ Response Handler::serve_version(Exchange& exchange, const ImageRequest& image, c
 
   Response response = image_response(exchange.request, held, variant->bytes, variant->content_type,
                                      variant->etag, variant->last_modified, config_.cache_control_variant);
-  if (!image.format) response.set(http::field::vary, "Accept");
+  // What else chose these bytes: Accept (without f=) and the client hints (when honoured).
+  std::string vary = image.format ? "" : "Accept";
+  if (config_.client_hints) vary += std::string(vary.empty() ? "" : ", ") + std::string(kClientHintHeaders);
+  if (!vary.empty()) response.set(http::field::vary, vary);
   return response;
 }
 

@@ -84,7 +84,10 @@ std::uint64_t estimate_memory(const SourceInfo& source, std::uint64_t source_byt
   const int frames = output_frames(source, output);
   const auto out_pixels = static_cast<double>(output_pixels(source, plan, output));
   double bytes = static_cast<double>(kJobOverhead) + static_cast<double>(source_bytes);
-  bytes += decode_bytes(source, plan, frames);
+  // crop= decodes the whole original at full size (random access, no shrink-on-load).
+  const bool region = plan.region != Region{0, 0, source.size.width, source.size.height};
+  bytes += region ? static_cast<double>(pixels(source.size)) * source.bands * frames * 2.0
+                  : decode_bytes(source, plan, frames);
   bytes += out_pixels * encode_bytes_per_pixel(output);
   // The encoded result is held while it is stored: a lossless one can be as large as its pixels.
   if (output == Format::kPng || output == Format::kGif) bytes += out_pixels * (source.alpha ? 4 : 3);

@@ -103,16 +103,16 @@ JpegCoding jpeg_coding(std::string_view bytes) {
 // Decodes with shrink-on-load and applies the EXIF orientation: libvips' thumbnail.
 // Truncated data fails the request instead of serving a half-grey picture (fail_on goes
 // through the loader's option string; the property is not passed on).
-VImage thumbnail(std::string_view bytes, const Plan& plan, int frames) {
+VImage thumbnail(std::string_view bytes, Size target, int frames) {
   std::string loader_options = "fail_on=truncated";
   if (frames > 1) loader_options += ",n=" + std::to_string(frames);
   auto* load = VImage::option()
-                   ->set("height", plan.resize.height)
+                   ->set("height", target.height)
                    ->set("size", VIPS_SIZE_FORCE)
                    ->set("option_string", loader_options.c_str());
   // The blob borrows the bytes (no copy); they outlive the image.
   const BorrowedBlob blob(bytes);
-  return VImage::thumbnail_buffer(blob.get(), plan.resize.width, load);
+  return VImage::thumbnail_buffer(blob.get(), target.width, load);
 }
 
 // The JPEG shrink-on-load factor libvips' thumbnail would pick: a power of two that
@@ -126,18 +126,65 @@ int jpeg_shrink(Size source, Size resize) {
   return 1;
 }
 
-// Decodes at about the planned size, upright, and converts to 8-bit sRGB (to_srgb8).
-VImage decode_resized(std::string_view bytes, const SourceInfo& source, const Plan& plan, int frames) {
-  if (!source.cmyk) return to_srgb8(thumbnail(bytes, plan, frames));
+VImage resize_to(const VImage& image, Size target) {
+  return image.thumbnail_image(target.width,
+                               VImage::option()->set("height", target.height)->set("size", VIPS_SIZE_FORCE));
+}
+
+// Decodes at `target` (the planned size before rotate=), upright, as 8-bit sRGB (to_srgb8).
+VImage decode_resized(std::string_view bytes, const SourceInfo& source, Size target, int frames) {
+  if (!source.cmyk) return to_srgb8(thumbnail(bytes, target, frames));
   // libvips' thumbnail turns CMYK into sRGB through its built-in CMYK profile, ignoring
   // the embedded one, before we could convert it: so CMYK is loaded (shrunk on load
   // like thumbnail does), converted through its own profile, and then resized.
   auto* load =
       VImage::option()->set("access", VIPS_ACCESS_SEQUENTIAL)->set("fail_on", VIPS_FAIL_ON_TRUNCATED);
-  if (source.format == Format::kJpeg) load->set("shrink", jpeg_shrink(source.size, plan.resize));
-  VImage image = to_srgb8(VImage::new_from_buffer(bytes.data(), bytes.size(), "", load));
-  return image.thumbnail_image(
-      plan.resize.width, VImage::option()->set("height", plan.resize.height)->set("size", VIPS_SIZE_FORCE));
+  if (source.format == Format::kJpeg) load->set("shrink", jpeg_shrink(source.size, target));
+  return resize_to(to_srgb8(VImage::new_from_buffer(bytes.data(), bytes.size(), "", load)), target);
+}
+
+// crop=: the region is in the upright original's pixels, so the original is decoded at
+// full size (no shrink-on-load), turned upright, cut, and then resized to `target`.
+VImage decode_region(std::string_view bytes, const Region& region, Size target, int frames) {
+  auto* load = VImage::option()->set("fail_on", VIPS_FAIL_ON_TRUNCATED);
+  if (frames > 1) load->set("n", frames);
+  VImage image = to_srgb8(VImage::new_from_buffer(bytes.data(), bytes.size(), "", load)).autorot();
+  return each_frame(
+      image, frames, frames > 1 ? image.height() / frames : image.height(), [&](const VImage& frame) {
+        return resize_to(frame.extract_area(region.x, region.y, region.width, region.height), target);
+      });
+}
+
+VipsAngle vips_angle(int degrees) {
+  switch (degrees) {
+    case 90: return VIPS_ANGLE_D90;
+    case 180: return VIPS_ANGLE_D180;
+    case 270: return VIPS_ANGLE_D270;
+    default: return VIPS_ANGLE_D0;
+  }
+}
+
+// A frame ready to show `colour` around or under it: grey becomes sRGB when the colour
+// is not grey, and a translucent colour on an output that keeps alpha adds an alpha band.
+VImage ready_for(const VImage& frame, const Rgba& colour, bool alpha_output) {
+  VImage ready = frame;
+  const bool grey = colour.r == colour.g && colour.g == colour.b;
+  if (ready.bands() - (ready.has_alpha() ? 1 : 0) < 3 && !grey) {
+    ready = ready.colourspace(VIPS_INTERPRETATION_sRGB);
+  }
+  if (alpha_output && colour.a < 255 && !ready.has_alpha()) ready = ready.bandjoin_const({255});
+  return ready;
+}
+
+// `colour` as `frame`'s bands want it (grey frames take the red channel, which equals the others).
+std::vector<double> colour_for(const VImage& frame, const Rgba& colour) {
+  const int colour_bands = frame.bands() - (frame.has_alpha() ? 1 : 0);
+  std::vector<double> out =
+      colour_bands >= 3 ? std::vector<double>{static_cast<double>(colour.r), static_cast<double>(colour.g),
+                                              static_cast<double>(colour.b)}
+                        : std::vector<double>{static_cast<double>(colour.r)};
+  if (frame.has_alpha()) out.push_back(colour.a);
+  return out;
 }
 
 }  // namespace
@@ -200,6 +247,9 @@ std::optional<SourceInfo> probe_prefix(std::string_view bytes, std::uint64_t who
 
 Encoded transform(std::string_view bytes, const SourceInfo& source, const TransformSpec& spec,
                   const Limits& limits, const Quality& quality, Deadline deadline) {
+  if (!region_inside(source.size, spec.geometry)) {
+    throw Error(ErrorKind::kBadRequest, "crop must lie inside the image");
+  }
   const Plan plan = plan_geometry(source.size, spec.geometry);
   if (plan.canvas.width > limits.max_output_dimension || plan.canvas.height > limits.max_output_dimension) {
     throw Error(
@@ -211,41 +261,67 @@ Encoded transform(std::string_view bytes, const SourceInfo& source, const Transf
   const int frames = supports_animation(spec.output) ? source.frames : 1;
   Watchdog watchdog{deadline};
   try {
-    // 1 and 2. Decode at about the planned size, upright, as 8-bit sRGB.
-    VImage image = decode_resized(bytes, source, plan, frames);
+    // 1 and 2. Decode at the planned size before rotation, upright, as 8-bit sRGB (a
+    // crop= region first cuts the full-size original, since it is in the original's pixels).
+    const Size decoded = unrotated(plan.resize, plan.rotate);
+    const bool whole = plan.region == Region{0, 0, source.size.width, source.size.height};
+    VImage image = whole ? decode_resized(bytes, source, decoded, frames)
+                         : decode_region(bytes, plan.region, decoded, frames);
+    // Each later step works frame by frame on an animation.
+    auto per_frame = [&](const std::function<VImage(const VImage&)>& step) {
+      image = each_frame(image, frames, frames > 1 ? image.height() / frames : image.height(), step);
+    };
 
-    const int page_height = frames > 1 ? image.height() / frames : image.height();
+    // 3. rotate= after EXIF's orientation (applied by the decode), on the resized picture: cheaper.
+    if (plan.rotate != 0) per_frame([&](const VImage& frame) { return frame.rot(vips_angle(plan.rotate)); });
 
-    // 3. Cover: cut the overflow, centred.
+    // 4. flip= and flop= mirror the rotated picture, as the viewer sees it.
+    if (spec.geometry.flip) per_frame([](const VImage& frame) { return frame.flipver(); });
+    if (spec.geometry.flop) per_frame([](const VImage& frame) { return frame.fliphor(); });
+
+    // 5. Cover: cut the overflow around the focal point, or where libvips' smart crop finds interest.
     if (plan.crop != plan.resize) {
-      image = each_frame(image, frames, page_height, [&](const VImage& frame) {
-        return frame.extract_area((frame.width() - plan.crop.width) / 2,
-                                  (frame.height() - plan.crop.height) / 2, plan.crop.width, plan.crop.height);
+      const Focus focus = spec.geometry.focus;
+      per_frame([&](const VImage& frame) {
+        if (focus == Focus::kPoint) {
+          return frame.extract_area(plan.crop_origin.x, plan.crop_origin.y, plan.crop.width,
+                                    plan.crop.height);
+        }
+        return frame.smartcrop(
+            plan.crop.width, plan.crop.height,
+            VImage::option()->set("interesting", focus == Focus::kAttention ? VIPS_INTERESTING_ATTENTION
+                                                                            : VIPS_INTERESTING_ENTROPY));
       });
     }
 
-    // 4. Contain: letterbox onto the canvas, transparent where the picture has alpha.
+    // 6. Contain: letterbox onto the canvas in bg=, else white (transparent where the picture has alpha).
+    const auto& background = spec.geometry.background;
     if (plan.canvas != plan.crop) {
-      image =
-          each_frame(image, frames, frames > 1 ? plan.crop.height : image.height(), [&](const VImage& frame) {
-            return frame.embed((plan.canvas.width - frame.width()) / 2,
-                               (plan.canvas.height - frame.height()) / 2, plan.canvas.width,
-                               plan.canvas.height,
-                               VImage::option()
-                                   ->set("extend", VIPS_EXTEND_BACKGROUND)
-                                   ->set("background", white_background(frame.bands(), frame.has_alpha())));
-          });
+      per_frame([&](const VImage& input) {
+        const VImage frame = background ? ready_for(input, *background, supports_alpha(spec.output)) : input;
+        return frame.embed(
+            (plan.canvas.width - frame.width()) / 2, (plan.canvas.height - frame.height()) / 2,
+            plan.canvas.width, plan.canvas.height,
+            VImage::option()
+                ->set("extend", VIPS_EXTEND_BACKGROUND)
+                ->set("background", background ? colour_for(frame, *background)
+                                               : white_background(frame.bands(), frame.has_alpha())));
+      });
     }
 
-    // 5. Formats without alpha get the picture flattened onto white, not onto black.
+    // 7. Formats without alpha get the picture flattened onto bg= (its alpha ignored), else white, not black.
     if (image.has_alpha() && !supports_alpha(spec.output)) {
-      image = image.flatten(VImage::option()->set("background", white_background(image.bands() - 1, false)));
+      if (background) image = ready_for(image, *background, false);
+      std::vector<double> under =
+          background ? colour_for(image, *background) : white_background(image.bands(), false);
+      under.pop_back();  // the alpha channel's share
+      image = image.flatten(VImage::option()->set("background", under));
     }
 
-    // 6. Variants carry no metadata: smaller, and no camera or location data leaks.
+    // 8. Variants carry no metadata: smaller, and no camera or location data leaks.
     image = without_metadata(image);
 
-    // 7. Encode under the deadline's watchdog.
+    // 9. Encode under the deadline's watchdog.
     vips_image_set_progress(image.get_image(), TRUE);
     Encoded encoded;
     {

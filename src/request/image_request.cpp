@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <set>
+#include <vector>
 
 #include "common/error.h"
 
@@ -66,7 +68,139 @@ bool parse_flag(std::string_view name, std::string_view value) {
   bad(std::string(name) + " must be true or false");
 }
 
+// Comma-separated decimals ("0.5,0.25"), exactly `count` of them, or nullopt.
+std::optional<std::vector<double>> parse_decimals(std::string_view value, std::size_t count) {
+  std::vector<double> numbers;
+  std::size_t start = 0;
+  while (numbers.size() < count) {
+    auto end = value.find(',', start);
+    if (end == std::string_view::npos) end = value.size();
+    const auto item = value.substr(start, end - start);
+    double number = 0;
+    // Plain decimals only: no sign, exponent, inf or nan.
+    if (item.empty() || item.size() > 12 ||
+        !std::all_of(item.begin(), item.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.'; }))
+      return std::nullopt;
+    auto [ptr, ec] = std::from_chars(item.data(), item.data() + item.size(), number);
+    if (ec != std::errc() || ptr != item.data() + item.size()) return std::nullopt;
+    numbers.push_back(number);
+    start = end + 1;
+    if (end == value.size()) break;
+  }
+  if (numbers.size() != count || start <= value.size()) return std::nullopt;
+  return numbers;
+}
+
+struct Position {
+  std::string_view name;
+  double x;
+  double y;
+};
+
+// pos= as a focal point on the box's edge or corner; the crop's clamp does the rest.
+constexpr std::array<Position, 9> kPositions = {{
+    {"center", 0.5, 0.5},
+    {"top", 0.5, 0.0},
+    {"bottom", 0.5, 1.0},
+    {"left", 0.0, 0.5},
+    {"right", 1.0, 0.5},
+    {"top-left", 0.0, 0.0},
+    {"top-right", 1.0, 0.0},
+    {"bottom-left", 0.0, 1.0},
+    {"bottom-right", 1.0, 1.0},
+}};
+
+void parse_position(std::string_view value, GeometryRequest& geometry) {
+  if (value == "attention" || value == "entropy") {
+    geometry.focus = value == "attention" ? Focus::kAttention : Focus::kEntropy;
+    return;
+  }
+  for (const auto& position : kPositions) {
+    if (position.name == value) {
+      geometry.focus_x = position.x;
+      geometry.focus_y = position.y;
+      return;
+    }
+  }
+  bad("pos must be center, top, bottom, left, right, top-left, top-right, bottom-left, bottom-right, "
+      "attention or entropy");
+}
+
+void parse_focal_point(std::string_view value, GeometryRequest& geometry) {
+  const auto numbers = parse_decimals(value, 2);
+  if (!numbers || (*numbers)[0] > 1 || (*numbers)[1] > 1) {
+    bad("fp must be X,Y with each a fraction from 0 to 1, e.g. fp=0.5,0.25");
+  }
+  geometry.focus_x = (*numbers)[0];
+  geometry.focus_y = (*numbers)[1];
+}
+
+double parse_dpr(std::string_view value) {
+  const auto numbers = parse_decimals(value, 1);
+  if (!numbers || (*numbers)[0] < 1 || (*numbers)[0] > kMaxDpr) bad("dpr must be a number from 1 to 4");
+  return (*numbers)[0];
+}
+
+Rgba parse_background(std::string_view value) {
+  const bool hex = std::all_of(value.begin(), value.end(), [](char c) { return hex_value(c) >= 0; });
+  if (!hex || (value.size() != 3 && value.size() != 6 && value.size() != 8)) {
+    bad("bg must be a hex colour: rgb, rrggbb or rrggbbaa");
+  }
+  auto channel = [&](std::size_t i) {
+    if (value.size() == 3) return static_cast<std::uint8_t>(hex_value(value[i]) * 17);
+    return static_cast<std::uint8_t>(hex_value(value[2 * i]) * 16 + hex_value(value[2 * i + 1]));
+  };
+  return {channel(0), channel(1), channel(2), value.size() == 8 ? channel(3) : std::uint8_t{255}};
+}
+
+int parse_rotation(std::string_view value) {
+  for (int degrees : {0, 90, 180, 270}) {
+    if (value == std::to_string(degrees)) return degrees;
+  }
+  bad("rotate must be 0, 90, 180 or 270");
+}
+
+Region parse_region(std::string_view value, int max) {
+  const auto numbers = parse_decimals(value, 4);
+  const bool whole = numbers && std::all_of(numbers->begin(), numbers->end(),
+                                            [&](double n) { return n == std::floor(n) && n <= max * 16.0; });
+  if (!whole || (*numbers)[2] < 1 || (*numbers)[3] < 1) {
+    bad("crop must be x,y,w,h in whole source pixels, w and h at least 1");
+  }
+  const auto& n = *numbers;
+  return {static_cast<int>(n[0]), static_cast<int>(n[1]), static_cast<int>(n[2]), static_cast<int>(n[3])};
+}
+
 }  // namespace
+
+int apply_dpr(int length, double dpr, int max_dimension) {
+  if (length == 0) return 0;
+  const auto scaled = static_cast<long>(std::lround(length * dpr));
+  if (scaled > max_dimension) return -1;
+  return static_cast<int>(scaled);
+}
+
+ImageRequest apply_client_hints(ImageRequest request, std::string_view dpr_hint, std::string_view width_hint,
+                                int max_dimension) {
+  if (request.dpr_given || !request.wants_variant()) return request;
+  auto& g = request.geometry;
+  if (g.width == 0 && !width_hint.empty()) {
+    const auto width = parse_decimals(width_hint, 1);
+    if (width && (*width)[0] >= 1 && (*width)[0] <= max_dimension) {
+      g.width = static_cast<int>(std::lround((*width)[0]));
+      return request;  // a width hint is already in device pixels
+    }
+  }
+  const auto dpr = parse_decimals(dpr_hint, 1);
+  if (!dpr || (*dpr)[0] <= 1 || (*dpr)[0] > kMaxDpr) return request;
+  const int width = apply_dpr(g.width, (*dpr)[0], max_dimension);
+  const int height = apply_dpr(g.height, (*dpr)[0], max_dimension);
+  if (width < 0 || height < 0) return request;
+  g.width = width;
+  g.height = height;
+  request.dpr = (*dpr)[0];
+  return request;
+}
 
 std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space) {
   std::string out;
@@ -168,6 +302,34 @@ ImageRequest parse_request(std::string_view target, int max_dimension) {
       request.geometry.fit = parse_fit(*value);
     } else if (*name == "enlarge") {
       request.geometry.enlarge = parse_flag("enlarge", *value);
+    } else if (*name == "pos") {
+      parse_position(*value, request.geometry);
+    } else if (*name == "fp") {
+      parse_focal_point(*value, request.geometry);
+    } else if (*name == "dpr") {
+      request.dpr = parse_dpr(*value);
+      request.dpr_given = true;
+    } else if (*name == "bg") {
+      request.geometry.background = parse_background(*value);
+    } else if (*name == "rotate") {
+      request.geometry.rotate = parse_rotation(*value);
+    } else if (*name == "flip") {
+      request.geometry.flip = parse_flag("flip", *value);
+    } else if (*name == "flop") {
+      request.geometry.flop = parse_flag("flop", *value);
+    } else if (*name == "crop") {
+      request.geometry.region = parse_region(*value, max_dimension);
+    }
+  }
+  // Two answers to one question: refused rather than one silently winning.
+  if (seen.count("pos") != 0 && seen.count("fp") != 0) bad("pos and fp cannot be given together");
+  // dpr multiplies the sides before any bound is judged, so w=300&dpr=2 is w=600.
+  if (request.dpr != 1.0) {
+    auto& g = request.geometry;
+    g.width = apply_dpr(g.width, request.dpr, max_dimension);
+    g.height = apply_dpr(g.height, request.dpr, max_dimension);
+    if (g.width < 0 || g.height < 0) {
+      bad("dpr makes w or h larger than " + std::to_string(max_dimension) + " pixels");
     }
   }
   // One spelling of the query for signatures, whatever order or escapes the URL used.

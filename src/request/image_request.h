@@ -25,6 +25,8 @@ struct ImageRequest {
   GeometryRequest geometry;
   std::optional<Format> format;  // explicit f=; nullopt = negotiate from Accept
   int quality = 0;               // explicit q=; 0 = the configured default for the format
+  double dpr = 1.0;              // dpr= as given; already multiplied into geometry's sides
+  bool dpr_given = false;        // dpr= was in the URL (client hints then do not apply)
 
   // What a signature covers (request/url_guards.h): the image parameters as sent,
   // percent-decoded, as "name=value" joined by '&' in kQueryParameters order.
@@ -33,14 +35,27 @@ struct ImageRequest {
   std::string signature;  // s= as sent, "" if absent
 
   // True when the request asks for a variant rather than the original's bytes.
-  bool wants_variant() const {
-    return geometry.width > 0 || geometry.height > 0 || format.has_value() || quality > 0;
-  }
+  bool wants_variant() const { return geometry != GeometryRequest{} || format.has_value() || quality > 0; }
 };
+
+inline constexpr double kMaxDpr = 4.0;
+
+// A side multiplied by a device pixel ratio (0 stays 0); -1 when it would exceed max_dimension.
+int apply_dpr(int length, double dpr, int max_dimension);
 
 // Parses a request target. `max_dimension` bounds w and h.
 // Throws Error: kUriTooLong, kBadRequest (with the parameter named), kNotFound (reserved path).
 ImageRequest parse_request(std::string_view target, int max_dimension);
+
+// The client hints a browser sends (Sec-CH-DPR, Sec-CH-Width), applied to a request
+// that asks for a variant and gives no dpr=: the DPR multiplies w and h as dpr= would,
+// and the width (already in device pixels) stands for an absent w. Malformed hints, or
+// hints that would pass max_dimension, are ignored: they are the browser's, not the URL's.
+ImageRequest apply_client_hints(ImageRequest request, std::string_view dpr_hint, std::string_view width_hint,
+                                int max_dimension);
+
+// The names a response lists in Accept-CH and Vary when client hints are honoured.
+inline constexpr std::string_view kClientHintHeaders = "Sec-CH-DPR, Sec-CH-Width";
 
 // Validates and normalises an object key (already percent-decoded). Throws kBadRequest.
 std::string validate_key(std::string_view decoded_path);

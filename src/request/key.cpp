@@ -1,5 +1,8 @@
 #include "request/key.h"
 
+#include <charconv>
+#include <cstdio>
+
 #include "common/hash.h"
 #include "common/text.h"
 
@@ -15,11 +18,49 @@ std::string_view fit_name(Fit fit) {
   return "cover";
 }
 
+namespace {
+
+// The shortest spelling that reads back as the same double.
+std::string decimal(double value) {
+  char buffer[32];
+  auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
+  return ec == std::errc() ? std::string(buffer, end) : "0";
+}
+
+// Issue 11's geometry, each only when it differs from the default (so a URL without
+// them keys as before): region, rotation, mirrors, focus, background.
+std::string geometry_extras(const GeometryRequest& g) {
+  std::string out;
+  if (g.region) {
+    const Region& r = *g.region;
+    out += ",crop=" + std::to_string(r.x) + ":" + std::to_string(r.y) + ":" + std::to_string(r.width) + ":" +
+           std::to_string(r.height);
+  }
+  if (g.rotate != 0) out += ",rotate=" + std::to_string(g.rotate);
+  if (g.flip) out += ",flip";
+  if (g.flop) out += ",flop";
+  if (g.focus == Focus::kAttention) out += ",pos=attention";
+  if (g.focus == Focus::kEntropy) out += ",pos=entropy";
+  if (g.focus == Focus::kPoint && (g.focus_x != 0.5 || g.focus_y != 0.5)) {
+    out += ",fp=" + decimal(g.focus_x) + ":" + decimal(g.focus_y);
+  }
+  if (g.background) {
+    char hex[10];
+    std::snprintf(hex, sizeof hex, "%02x%02x%02x%02x", g.background->r, g.background->g, g.background->b,
+                  g.background->a);
+    out += ",bg=" + std::string(hex);
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string canonical_parameters(const ImageRequest& request, const AcceptedFormats& accepted,
                                  const Quality& defaults) {
   const auto& g = request.geometry;
   std::string out = "w=" + std::to_string(g.width) + ",h=" + std::to_string(g.height) +
-                    ",fit=" + std::string(fit_name(g.fit)) + ",enlarge=" + (g.enlarge ? "1" : "0");
+                    ",fit=" + std::string(fit_name(g.fit)) + ",enlarge=" + (g.enlarge ? "1" : "0") +
+                    geometry_extras(g);
   if (request.format) {
     out += ",f=" + std::string(format_name(*request.format));
     out += ",q=" + std::to_string(effective_quality(*request.format, request.quality, defaults));

@@ -1,6 +1,6 @@
 // Canonical, collision-free names for variants in the store.
 //
-//   _imageflex/v3/<original key>/<original version>/<canonical parameters>
+//   _imageflex/v4/<original key>/<original version>/<canonical parameters>
 //
 // The original's key keeps photo.png and photo.jpg apart; its version (a digest of
 // its ETag) makes a changed original miss instead of serving the old variant; the
@@ -24,7 +24,9 @@ namespace imageflex {
 // format instead of the Accept class, no q for PNG and GIF, the geometry the result
 // really has), so v2 names would no longer be found for the same requests; v3 makes
 // the new names start clean rather than mix with v2 names meaning other requests.
-inline constexpr std::string_view kPipelineVersion = "v3";
+// v4: issue 11's geometry (crop focus, region, rotation, mirrors, background); a
+// centred cover crop rounds its origin down on both axes as a focal point of 0.5,0.5.
+inline constexpr std::string_view kPipelineVersion = "v4";
 
 // A fit as the URL spells it (fit=cover), which keys use too.
 std::string_view fit_name(Fit fit);

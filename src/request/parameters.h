@@ -21,13 +21,23 @@ struct UrlParameter {
 
 // The parameters that make a variant; every other parameter is ignored. Their order is
 // the order of a signature's canonical query, so new rows go at the end.
-inline constexpr std::array<UrlParameter, 6> kImageParameters = {{
+inline constexpr std::array<UrlParameter, 14> kImageParameters = {{
     {"w", "1-8192", "width in pixels"},
     {"h", "1-8192", "height in pixels"},
     {"fit", "cover|contain|inside|fill", "how w and h together bound the image (default cover)"},
     {"enlarge", "true|false", "allow scaling beyond the original's size (default false)"},
     {"f", "avif|webp|jpeg|jpg|png|gif", "output format (default: the best the browser accepts)"},
     {"q", "1-100", "quality for JPEG, WebP and AVIF (default per format)"},
+    // Issue 11: geometry
+    {"pos", "center|top|bottom|left|right|top-left|top-right|bottom-left|bottom-right|attention|entropy",
+     "where fit=cover keeps its box (default center; attention/entropy: smart crop)"},
+    {"fp", "X,Y (0-1 each)", "fit=cover focal point, kept as near the box's centre as the crop allows"},
+    {"dpr", "1-4 (decimals allowed)", "device pixel ratio: multiplies w and h"},
+    {"bg", "rgb|rrggbb|rrggbbaa (hex)", "letterbox colour (fit=contain) and what alpha is flattened onto"},
+    {"rotate", "0|90|180|270", "clockwise rotation, after EXIF orientation"},
+    {"flip", "true|false", "mirror top to bottom (after rotate)"},
+    {"flop", "true|false", "mirror left to right (after rotate)"},
+    {"crop", "x,y,w,h (source pixels)", "region of the upright original to keep, before resizing"},
 }};
 
 // The parameters of a signed URL (request/url_guards.h): they say who may ask, never what

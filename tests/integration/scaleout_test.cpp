@@ -159,7 +159,7 @@ TEST_F(ScaleOutTest, SameColdVariantThroughAllNodes) {
   ASSERT_EQ(stored.status, GetStatus::kOk) << key;
   EXPECT_EQ(stored.object.bytes, responses[0].body);
   EXPECT_EQ(stored.object.info.content_type, "image/webp");
-  EXPECT_EQ(list_keys("_imageflex/v3/landscape.jpg/"), std::vector<std::string>{key})
+  EXPECT_EQ(list_keys("_imageflex/v4/landscape.jpg/"), std::vector<std::string>{key})
       << "one object for the variant and nothing else (no partial or temporary objects)";
 
   // Single flight is per node: each node makes it about once (or reads it from the

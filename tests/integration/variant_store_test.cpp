@@ -26,7 +26,7 @@ TEST_P(VariantStoreTest, VariantIsStoredAndServedAfterARestart) {
   auto made = get("/landscape.jpg?w=120&f=webp");
   ASSERT_EQ(made.status, 200);
   const std::string key = key_for("/landscape.jpg?w=120&f=webp");
-  EXPECT_EQ(key.rfind("_imageflex/v3/landscape.jpg/", 0), 0u) << key;
+  EXPECT_EQ(key.rfind("_imageflex/v4/landscape.jpg/", 0), 0u) << key;
   GetResult stored = service().store().get(key, {});
   ASSERT_EQ(stored.status, GetStatus::kOk);
   EXPECT_EQ(stored.object.bytes, made.body);
@@ -121,7 +121,7 @@ TEST_P(VariantStoreTest, AFailedRequestLeavesNothingInTheStore) {
   EXPECT_EQ(get("/truncated.jpg?w=100&f=png").status, 422);
   EXPECT_EQ(service().store().get(key_for("/truncated.jpg?w=100&f=png"), {}).status, GetStatus::kNotFound);
   if (GetParam() == Backend::kFilesystem) {
-    EXPECT_FALSE(std::filesystem::exists(service().root() + "/_imageflex/v3/truncated.jpg"));
+    EXPECT_FALSE(std::filesystem::exists(service().root() + "/_imageflex/v4/truncated.jpg"));
   }
 }
 

@@ -128,8 +128,10 @@ TEST(AcceptTableTest, TheEdgeKeepsExactlyTheParametersTheParserReads) {
   EXPECT_EQ(edge, forwarded);
 
   // And the parser really reads each of them (a valid value makes a variant or a 400 for a bad one)...
-  const std::map<std::string, std::string> valid = {{"w", "10"},      {"h", "10"},  {"fit", "contain"},
-                                                    {"enlarge", "1"}, {"f", "png"}, {"q", "50"}};
+  const std::map<std::string, std::string> valid = {
+      {"w", "10"},      {"h", "10"},    {"fit", "contain"}, {"enlarge", "1"},     {"f", "png"},
+      {"q", "50"},      {"pos", "top"}, {"fp", "0.2,0.8"},  {"dpr", "2"},         {"bg", "ff0000"},
+      {"rotate", "90"}, {"flip", "1"},  {"flop", "1"},      {"crop", "0,0,10,10"}};
   for (const auto& name : parser) {
     ASSERT_TRUE(valid.count(name)) << "no sample value for " << name;
     EXPECT_THROW(parse_request("/a.jpg?" + name + "=bogus-value", 8192), Error) << name;

@@ -56,7 +56,7 @@ TEST(KeyTest, OriginalVersionAcceptAndDefaultsAreInTheKey) {
 
 TEST(KeyTest, KeysLiveUnderTheReservedPrefix) {
   std::string key = key_for("/dir/p.jpg?w=300");
-  EXPECT_EQ(key.rfind("_imageflex/v3/dir/p.jpg/", 0), 0u) << key;
+  EXPECT_EQ(key.rfind("_imageflex/v4/dir/p.jpg/", 0), 0u) << key;
   EXPECT_EQ(variant_etag(key).front(), '"');
   EXPECT_NE(variant_etag(key), variant_etag(key_for("/dir/p.jpg?w=301")));
 }

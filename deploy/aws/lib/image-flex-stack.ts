@@ -160,11 +160,13 @@ export class ImageFlexStack extends Stack {
     });
 
     // The key holds what changes the image and nothing else. Compression is off: images are
-    // compressed already, and Accept-Encoding would only split the cache.
+    // compressed already, and Accept-Encoding would only split the cache. The client hints
+    // change the image when the service runs with --client-hints (IF_CLIENT_HINTS); browsers
+    // send them only after its Accept-CH, so keying on them costs nothing when it is off.
     const cachePolicy = new cloudfront.CachePolicy(this, 'CachePolicy', {
-      comment: 'Image Flex: our query parameters and the collapsed Accept',
+      comment: 'Image Flex: our query parameters, the collapsed Accept and the client hints',
       queryStringBehavior: cloudfront.CacheQueryStringBehavior.allowList(...queryParameters()),
-      headerBehavior: cloudfront.CacheHeaderBehavior.allowList('Accept'),
+      headerBehavior: cloudfront.CacheHeaderBehavior.allowList('Accept', 'Sec-CH-DPR', 'Sec-CH-Width'),
       cookieBehavior: cloudfront.CacheCookieBehavior.none(),
       enableAcceptEncodingGzip: false,
       enableAcceptEncodingBrotli: false,

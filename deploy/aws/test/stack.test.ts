@@ -159,8 +159,8 @@ for (const environmentName of Object.keys(ENVIRONMENTS) as EnvironmentName[]) {
       const policy = only(resources, 'AWS::CloudFront::CachePolicy');
       const key = policy.Properties.CachePolicyConfig.ParametersInCacheKeyAndForwardedToOrigin;
       assert.deepEqual(key.QueryStringsConfig, { QueryStringBehavior: 'whitelist', QueryStrings: queryParameters() });
-      assert.deepEqual([...queryParameters()].sort(), ['enlarge', 'exp', 'f', 'fit', 'h', 'q', 's', 'w']);
-      assert.deepEqual(key.HeadersConfig, { HeaderBehavior: 'whitelist', Headers: ['Accept'] });
+      assert.deepEqual([...queryParameters()].sort(), ['bg', 'crop', 'dpr', 'enlarge', 'exp', 'f', 'fit', 'flip', 'flop', 'fp', 'h', 'pos', 'q', 'rotate', 's', 'w']);
+      assert.deepEqual(key.HeadersConfig, { HeaderBehavior: 'whitelist', Headers: ['Accept', 'Sec-CH-DPR', 'Sec-CH-Width'] });
       assert.deepEqual(key.CookiesConfig, { CookieBehavior: 'none' });
       assert.equal(key.EnableAcceptEncodingGzip, false);
       assert.equal(key.EnableAcceptEncodingBrotli, false);
