@@ -153,7 +153,7 @@ Response Handler::route(Exchange& exchange) {
   // The URL becomes a plain request (or a 400/404/414 with its reason); then only what the
   // site signed, at the sizes it allows, may cost work or storage (403, 400, or snapped).
   const int max_dimension = config_.limits.max_output_dimension;
-  const ImageRequest image = guard_request(parse_request(target, max_dimension), config_.url_guards,
+  const ImageRequest image = guard_request(parse_request(target, max_dimension, config_.presets), config_.url_guards,
                                            std::time(nullptr), max_dimension);
   return image.wants_variant() ? serve_variant(exchange, image) : serve_original(exchange, image);
 }
@@ -212,7 +212,7 @@ Response Handler::serve_variant(Exchange& exchange, const ImageRequest& image) {
 
   Response response = image_response(exchange.request, held, variant->bytes, variant->content_type,
                                      variant->etag, variant->last_modified, config_.cache_control_variant);
-  if (!image.format) response.set(http::field::vary, "Accept");
+  if (!image.format && !image.meta) response.set(http::field::vary, "Accept");
   return response;
 }
 
@@ -286,15 +286,19 @@ Handler::VariantPtr Handler::produce_variant(const Exchange& exchange, const Ima
                                              const std::string& key) {
   // The cost is known from the header: an output over the bounds is refused (413), and
   // the job waits for room in the memory budget (or gets 503), before the original is read.
-  const Plan plan = plan_geometry(probed.source.size, variant.geometry);
-  check_output_pixels(probed.source, plan, *variant.format, config_.limits);
+  // ?meta decodes one small thumbnail, whatever the original: charged as a small PNG.
+  const GeometryRequest geometry =
+      variant.meta ? GeometryRequest{kDescribeSide, kDescribeSide, Fit::kInside, false} : variant.geometry;
+  const Format output = variant.meta ? Format::kPng : *variant.format;
+  const Plan plan = plan_geometry(probed.source.size, geometry);
+  check_output_pixels(probed.source, plan, output, config_.limits);
   std::optional<CountedPlace> place;
   std::shared_ptr<Admission::Ticket> admitted;
   try {
     // A miss holds this handler thread until its transform ends: beyond --miss-threads of
     // them at once, refuse at once, so hits, originals and new requests keep the rest.
     place.emplace(misses_in_progress_, miss_threads_);
-    admitted = admission_.admit(estimate_memory(probed.source, probed.size, plan, *variant.format),
+    admitted = admission_.admit(estimate_memory(probed.source, probed.size, plan, output, variant.effects),
                                 exchange.deadline);
   } catch (const Error& error) {
     if (error.kind() == ErrorKind::kOverloaded) stats_.overloaded++;
@@ -311,13 +315,21 @@ Handler::VariantPtr Handler::produce_variant(const Exchange& exchange, const Ima
 
   // Probe and transform on the bounded pool; the job owns copies of what it reads.
   auto promise = std::make_shared<std::promise<Encoded>>();
+  // Metadata is JSON, made like a variant and cached like one under its own type.
+  const std::string content_type = variant.meta ? "application/json" : std::string(mime_type(output));
   auto future = promise->get_future();
   const auto deadline = exchange.deadline;
   // The job holds its admission until libvips is done, even past a 504 here.
   bool taken = transforms_.try_submit([this, source, variant, deadline, promise, admitted] {
     try {
       if (Clock::now() > deadline) throw Error(ErrorKind::kTimeout, "image took longer than the deadline");
-      promise->set_value(make_variant(source->bytes, variant, {}, config_.limits, config_.quality, deadline));
+      if (variant.meta) {
+        Encoded described;
+        described.bytes = describe_original(source->bytes, config_.limits, deadline);
+        promise->set_value(std::move(described));
+      } else {
+        promise->set_value(make_variant(source->bytes, variant, {}, config_.limits, config_.quality, deadline));
+      }
     } catch (...) {
       promise->set_exception(std::current_exception());
     }
@@ -330,8 +342,7 @@ Handler::VariantPtr Handler::produce_variant(const Exchange& exchange, const Ima
   Encoded encoded = future.get();
   stats_.transforms++;
 
-  auto made = std::make_shared<CachedVariant>(CachedVariant{std::move(encoded.bytes),
-                                                            std::string(mime_type(encoded.format)),
+  auto made = std::make_shared<CachedVariant>(CachedVariant{std::move(encoded.bytes), content_type,
                                                             variant_etag(key), source->info.last_modified});
   store_variant(key, *made, source->info.etag);
   memory_cache_.put(key, made);

@@ -7,9 +7,12 @@
 #include <string>
 #include <string_view>
 
+#include "image/effects.h"
 #include "image/format.h"
 #include "image/geometry.h"
+#include "image/quality.h"
 #include "request/parameters.h"
+#include "request/presets.h"
 
 namespace imageflex {
 
@@ -24,7 +27,12 @@ struct ImageRequest {
   std::string key;  // the original's key: decoded, validated, no leading '/'
   GeometryRequest geometry;
   std::optional<Format> format;  // explicit f=; nullopt = negotiate from Accept
-  int quality = 0;               // explicit q=; 0 = the configured default for the format
+  int quality = 0;               // explicit q=N; 0 = the configured default for the format
+  FormatQualities quality_for;   // q=avif:60,webp:75: per format, winning over `quality`
+  Effects effects;               // blur, sharpen, trim
+  OutputOptions options;         // lossless, progressive
+  bool meta = false;             // ?meta or f=json: JSON about the original, not an image
+  std::string preset;            // p= as sent ("" if absent); already expanded into the fields
 
   // What a signature covers (request/url_guards.h): the image parameters as sent,
   // percent-decoded, as "name=value" joined by '&' in kQueryParameters order.
@@ -34,13 +42,17 @@ struct ImageRequest {
 
   // True when the request asks for a variant rather than the original's bytes.
   bool wants_variant() const {
-    return geometry.width > 0 || geometry.height > 0 || format.has_value() || quality > 0;
+    return geometry.width > 0 || geometry.height > 0 || format.has_value() || quality > 0 ||
+           quality_for != FormatQualities{} || effects.any() || options != OutputOptions{} || meta;
   }
 };
 
-// Parses a request target. `max_dimension` bounds w and h.
-// Throws Error: kUriTooLong, kBadRequest (with the parameter named), kNotFound (reserved path).
-ImageRequest parse_request(std::string_view target, int max_dimension);
+// Parses a request target. `max_dimension` bounds w and h. A p= is expanded from
+// `presets` (request/presets.h) before the fields are filled; parameters given beside it
+// win. Throws Error: kUriTooLong, kBadRequest (with the parameter named and its allowed
+// values; also an unknown preset, or any other image parameter when presets.only),
+// kNotFound (reserved path).
+ImageRequest parse_request(std::string_view target, int max_dimension, const Presets& presets = Presets{});
 
 // Validates and normalises an object key (already percent-decoded). Throws kBadRequest.
 std::string validate_key(std::string_view decoded_path);

@@ -13,7 +13,7 @@
 
 // The parameters src/request/parameters.h lists (tests compare): kImageParameters,
 // which make the image, then kSignatureParameters, which a signed URL carries to the service.
-var QUERY_PARAMETERS = ['w', 'h', 'fit', 'enlarge', 'f', 'q', 'exp', 's'];
+var QUERY_PARAMETERS = ['w', 'h', 'fit', 'enlarge', 'f', 'q', 'blur', 'sharpen', 'trim', 'lossless', 'progressive', 'p', 'meta', 'exp', 's'];
 
 // What each class is rewritten to (tests/data/accept_classes.tsv, canonical_accept() in C++).
 var CANONICAL_ACCEPT = {

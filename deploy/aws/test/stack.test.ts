@@ -158,7 +158,9 @@ for (const environmentName of Object.keys(ENVIRONMENTS) as EnvironmentName[]) {
       const policy = only(resources, 'AWS::CloudFront::CachePolicy');
       const key = policy.Properties.CachePolicyConfig.ParametersInCacheKeyAndForwardedToOrigin;
       assert.deepEqual(key.QueryStringsConfig, { QueryStringBehavior: 'whitelist', QueryStrings: queryParameters() });
-      assert.deepEqual([...queryParameters()].sort(), ['enlarge', 'exp', 'f', 'fit', 'h', 'q', 's', 'w']);
+      assert.deepEqual([...queryParameters()].sort(), [
+        'blur', 'enlarge', 'exp', 'f', 'fit', 'h', 'lossless', 'meta', 'p', 'progressive', 'q', 's', 'sharpen', 'trim', 'w',
+      ]);
       assert.deepEqual(key.HeadersConfig, { HeaderBehavior: 'whitelist', Headers: ['Accept'] });
       assert.deepEqual(key.CookiesConfig, { CookieBehavior: 'none' });
       assert.equal(key.EnableAcceptEncodingGzip, false);

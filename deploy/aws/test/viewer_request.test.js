@@ -97,6 +97,12 @@ test('only our query parameters are kept, under their decoded names', () => {
   });
 });
 
+test('a parameter without a value (?meta, ?lossless) is kept, still without one', () => {
+  const handler = loadHandler();
+  const request = handler(viewerRequest({ meta: { value: '' }, lossless: { value: '' }, x: { value: '' } }, {}));
+  assert.deepEqual(request.querystring, { meta: { value: '' }, lossless: { value: '' } });
+});
+
 test('a repeated parameter reaches the service repeated (its 400), also when spelled two ways', () => {
   const handler = loadHandler();
   const repeated = handler(
