@@ -153,8 +153,8 @@ Response Handler::route(Exchange& exchange) {
   // The URL becomes a plain request (or a 400/404/414 with its reason); then only what the
   // site signed, at the sizes it allows, may cost work or storage (403, 400, or snapped).
   const int max_dimension = config_.limits.max_output_dimension;
-  const ImageRequest image = guard_request(parse_request(target, max_dimension, config_.presets), config_.url_guards,
-                                           std::time(nullptr), max_dimension);
+  const ImageRequest image = guard_request(parse_request(target, max_dimension, config_.presets),
+                                           config_.url_guards, std::time(nullptr), max_dimension);
   return image.wants_variant() ? serve_variant(exchange, image) : serve_original(exchange, image);
 }
 
@@ -328,7 +328,8 @@ Handler::VariantPtr Handler::produce_variant(const Exchange& exchange, const Ima
         described.bytes = describe_original(source->bytes, config_.limits, deadline);
         promise->set_value(std::move(described));
       } else {
-        promise->set_value(make_variant(source->bytes, variant, {}, config_.limits, config_.quality, deadline));
+        promise->set_value(
+            make_variant(source->bytes, variant, {}, config_.limits, config_.quality, deadline));
       }
     } catch (...) {
       promise->set_exception(std::current_exception());
@@ -342,8 +343,8 @@ Handler::VariantPtr Handler::produce_variant(const Exchange& exchange, const Ima
   Encoded encoded = future.get();
   stats_.transforms++;
 
-  auto made = std::make_shared<CachedVariant>(CachedVariant{std::move(encoded.bytes), content_type,
-                                                            variant_etag(key), source->info.last_modified});
+  auto made = std::make_shared<CachedVariant>(
+      CachedVariant{std::move(encoded.bytes), content_type, variant_etag(key), source->info.last_modified});
   store_variant(key, *made, source->info.etag);
   memory_cache_.put(key, made);
   return made;

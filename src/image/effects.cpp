@@ -10,7 +10,8 @@ BlurPlan plan_blur(double sigma, Size size) {
   sigma = std::min(sigma, std::max(kMinBlurSigma, longer / 4.0));
   if (sigma <= kMaxDirectBlurSigma) return {1, sigma};
   // Never shrink below a few pixels: the enlarge back would only be a flat colour.
-  const int shrink = std::clamp(static_cast<int>(std::ceil(sigma / kMaxDirectBlurSigma)), 1, std::max(1, longer / 4));
+  const int shrink =
+      std::clamp(static_cast<int>(std::ceil(sigma / kMaxDirectBlurSigma)), 1, std::max(1, longer / 4));
   return {shrink, sigma / shrink};
 }
 

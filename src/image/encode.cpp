@@ -27,8 +27,8 @@ VImage without_metadata(const VImage& image) {
 namespace {
 
 // The saver (by suffix) and its options for one output format.
-std::pair<const char*, OwnedOptions> encoder_for(Format format, int requested_quality, const Quality& defaults,
-                                                 const OutputOptions& output) {
+std::pair<const char*, OwnedOptions> encoder_for(Format format, int requested_quality,
+                                                 const Quality& defaults, const OutputOptions& output) {
   const int quality = effective_quality(format, requested_quality, defaults);
   OwnedOptions options(VImage::option()->set("strip", true));  // variants carry no metadata
   switch (format) {

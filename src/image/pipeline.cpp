@@ -148,8 +148,9 @@ VImage decode_resized(std::string_view bytes, const SourceInfo& source, const Pl
 // The narrowest box around what is not the uniform border (the colour of the top-left
 // pixel, within `threshold`); nullopt when the whole picture is that colour.
 std::optional<std::array<int, 4>> find_content(const VImage& image, int threshold) {
-  const VImage opaque =
-      image.has_alpha() ? image.flatten(VImage::option()->set("background", white_background(3, false))) : image;
+  const VImage opaque = image.has_alpha()
+                            ? image.flatten(VImage::option()->set("background", white_background(3, false)))
+                            : image;
   int top = 0;
   int width = 0;
   int height = 0;
@@ -165,7 +166,9 @@ std::optional<std::array<int, 4>> find_content(const VImage& image, int threshol
 // a shrunk copy and are enlarged back, which a blur that wide cannot tell apart.
 VImage blur(const VImage& in, double sigma) {
   const BlurPlan planned = plan_blur(sigma, {in.width(), in.height()});
-  auto exactly = [](int height) { return VImage::option()->set("height", height)->set("size", VIPS_SIZE_FORCE); };
+  auto exactly = [](int height) {
+    return VImage::option()->set("height", height)->set("size", VIPS_SIZE_FORCE);
+  };
   VImage image = in;
   if (planned.shrink > 1) {
     image = image.thumbnail_image((in.width() + planned.shrink - 1) / planned.shrink,
@@ -186,7 +189,9 @@ VImage blur(const VImage& in, double sigma) {
 VImage sharpen(const VImage& in, double sigma) {
   const bool alpha = in.has_alpha();
   VImage colour = alpha ? in.extract_band(0, VImage::option()->set("n", in.bands() - 1)) : in;
-  colour = colour.sharpen(VImage::option()->set("sigma", sigma)).colourspace(VIPS_INTERPRETATION_sRGB).cast(in.format());
+  colour = colour.sharpen(VImage::option()->set("sigma", sigma))
+               .colourspace(VIPS_INTERPRETATION_sRGB)
+               .cast(in.format());
   return alpha ? colour.bandjoin(in.extract_band(in.bands() - 1)) : colour;
 }
 
@@ -302,12 +307,13 @@ Encoded transform(std::string_view bytes, const SourceInfo& source, const Transf
     // 3b. Effects at the output's size, so their sigma means output pixels and their
     // cost follows the output, not the original; before the letterbox, so bars stay flat.
     if (spec.effects.blur > 0 || spec.effects.sharpen > 0) {
-      image = each_frame(image, frames, frames > 1 ? plan.crop.height : image.height(), [&](const VImage& frame) {
-        VImage done = frame;
-        if (spec.effects.blur > 0) done = blur(done, spec.effects.blur);
-        if (spec.effects.sharpen > 0) done = sharpen(done, spec.effects.sharpen);
-        return done;
-      });
+      image =
+          each_frame(image, frames, frames > 1 ? plan.crop.height : image.height(), [&](const VImage& frame) {
+            VImage done = frame;
+            if (spec.effects.blur > 0) done = blur(done, spec.effects.blur);
+            if (spec.effects.sharpen > 0) done = sharpen(done, spec.effects.sharpen);
+            return done;
+          });
     }
 
     // 4. Contain: letterbox onto the canvas, transparent where the picture has alpha.

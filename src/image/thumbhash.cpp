@@ -102,11 +102,10 @@ std::string thumbhash_encode(int width, int height, std::string_view rgba) {
                                  static_cast<std::uint32_t>(round_int(63 * pc.scale)) << 3 |
                                  static_cast<std::uint32_t>(round_int(63 * qc.scale)) << 9 |
                                  static_cast<std::uint32_t>(landscape) << 15;
-  std::vector<std::uint8_t> hash = {static_cast<std::uint8_t>(header24 & 255),
-                                    static_cast<std::uint8_t>((header24 >> 8) & 255),
-                                    static_cast<std::uint8_t>(header24 >> 16),
-                                    static_cast<std::uint8_t>(header16 & 255),
-                                    static_cast<std::uint8_t>(header16 >> 8)};
+  std::vector<std::uint8_t> hash = {
+      static_cast<std::uint8_t>(header24 & 255), static_cast<std::uint8_t>((header24 >> 8) & 255),
+      static_cast<std::uint8_t>(header24 >> 16), static_cast<std::uint8_t>(header16 & 255),
+      static_cast<std::uint8_t>(header16 >> 8)};
   if (has_alpha) {
     hash.push_back(static_cast<std::uint8_t>(round_int(15 * ac.dc) | round_int(15 * ac.scale) << 4));
   }
@@ -127,7 +126,9 @@ std::string thumbhash_encode(int width, int height, std::string_view rgba) {
 }
 
 ThumbhashAverage thumbhash_average(std::string_view hash) {
-  auto byte = [&](std::size_t i) { return i < hash.size() ? static_cast<std::uint32_t>(static_cast<unsigned char>(hash[i])) : 0u; };
+  auto byte = [&](std::size_t i) {
+    return i < hash.size() ? static_cast<std::uint32_t>(static_cast<unsigned char>(hash[i])) : 0u;
+  };
   const std::uint32_t header = byte(0) | byte(1) << 8 | byte(2) << 16;
   const double l = (header & 63) / 63.0;
   const double p = ((header >> 6) & 63) / 31.5 - 1;
@@ -164,7 +165,8 @@ std::uint32_t dominant_colour(std::string_view rgba) {
     bin[2] += b;
     bin[3] += 1;
   }
-  const auto fullest = std::max_element(bins.begin(), bins.end(), [](const auto& x, const auto& y) { return x[3] < y[3]; });
+  const auto fullest =
+      std::max_element(bins.begin(), bins.end(), [](const auto& x, const auto& y) { return x[3] < y[3]; });
   if ((*fullest)[3] == 0) return 0;
   const std::uint64_t n = (*fullest)[3];
   auto mean = [&](int c) { return static_cast<std::uint32_t>(((*fullest)[c] + n / 2) / n); };

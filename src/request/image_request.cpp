@@ -116,10 +116,14 @@ void parse_quality(std::string_view value, ImageRequest& request) {
     int* slot = &request.quality;
     if (colon != std::string_view::npos) {
       const auto format = parse_output_format(format_text);
-      if (format == Format::kJpeg) slot = &request.quality_for.jpeg;
-      else if (format == Format::kWebp) slot = &request.quality_for.webp;
-      else if (format == Format::kAvif) slot = &request.quality_for.avif;
-      else bad(allowed + ", got '" + std::string(item) + "'");
+      if (format == Format::kJpeg)
+        slot = &request.quality_for.jpeg;
+      else if (format == Format::kWebp)
+        slot = &request.quality_for.webp;
+      else if (format == Format::kAvif)
+        slot = &request.quality_for.avif;
+      else
+        bad(allowed + ", got '" + std::string(item) + "'");
     }
     if (number.empty() || number.size() > 3 ||
         !std::all_of(number.begin(), number.end(), [](char c) { return c >= '0' && c <= '9'; })) {
@@ -131,7 +135,8 @@ void parse_quality(std::string_view value, ImageRequest& request) {
 }
 
 // Fills the field one image parameter names.
-void apply_parameter(std::string_view name, std::string_view value, int max_dimension, ImageRequest& request) {
+void apply_parameter(std::string_view name, std::string_view value, int max_dimension,
+                     ImageRequest& request) {
   if (name == "w") {
     request.geometry.width = parse_dimension("w", value, max_dimension);
   } else if (name == "h") {

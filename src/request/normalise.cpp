@@ -42,7 +42,8 @@ ImageRequest normalise_request(const ImageRequest& request, const SourceInfo& so
   if (output != Format::kJpeg && output != Format::kPng) normal.options.progressive = false;
   const int default_quality = effective_quality(output, 0, defaults);
   // Lossless encoders take no quality (default 0); a q equal to the default is the default.
-  if (default_quality == 0 || normal.quality == default_quality || normal.options.lossless) normal.quality = 0;
+  if (default_quality == 0 || normal.quality == default_quality || normal.options.lossless)
+    normal.quality = 0;
   // Trim is for stills: an animation served animated keeps its border.
   if (supports_animation(output) && source.frames > 1) normal.effects.trim = 0;
   // The trimmed size is known only once decoded, so a trimmed geometry stays as asked.

@@ -21,13 +21,14 @@ struct UrlParameter {
 
 // The parameters that make a variant; every other parameter is ignored. Their order is
 // the order of a signature's canonical query, so new rows go at the end.
-inline constexpr std::array<UrlParameter, 14> kImageParameters = {{
+inline constexpr std::array<UrlParameter, 13> kImageParameters = {{
     {"w", "1-8192", "width in pixels"},
     {"h", "1-8192", "height in pixels"},
     {"fit", "cover|contain|inside|fill", "how w and h together bound the image (default cover)"},
     {"enlarge", "true|false", "allow scaling beyond the original's size (default false)"},
     {"f", "avif|webp|jpeg|jpg|png|gif", "output format (default: the best the browser accepts)"},
-    {"q", "1-100|avif:N,webp:N,jpeg:N", "quality for JPEG, WebP and AVIF, or per format (default per format)"},
+    {"q", "1-100|avif:N,webp:N,jpeg:N",
+     "quality for JPEG, WebP and AVIF, or per format (default per format)"},
     // Issue 11: effects and output
     {"blur", "0.3-100", "Gaussian blur sigma in output pixels"},
     {"sharpen", "0.3-10", "sharpen with this Gaussian sigma in output pixels"},
@@ -35,7 +36,8 @@ inline constexpr std::array<UrlParameter, 14> kImageParameters = {{
     {"lossless", "(none)|true|false", "lossless WebP or AVIF (ignored for other formats)"},
     {"progressive", "(none)|true|false", "progressive JPEG or interlaced PNG (ignored for other formats)"},
     {"p", "a preset name", "a named parameter set from --presets; parameters beside it override it"},
-    {"meta", "(none)", "JSON about the original: size, format, frames, alpha, colour, ThumbHash (also f=json)"},
+    {"meta", "(none)",
+     "JSON about the original: size, format, frames, alpha, colour, ThumbHash (also f=json)"},
 }};
 
 // The parameters of a signed URL (request/url_guards.h): they say who may ask, never what

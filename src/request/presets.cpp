@@ -37,7 +37,8 @@ std::vector<std::pair<std::string, std::string>> split_parameters(std::string_vi
       continue;
     }
     // Presence flags (?lossless) are written with an empty value: lossless=.
-    pairs.emplace_back(std::string(trim(piece.substr(0, equals))), std::string(trim(piece.substr(equals + 1))));
+    pairs.emplace_back(std::string(trim(piece.substr(0, equals))),
+                       std::string(trim(piece.substr(equals + 1))));
   }
   return pairs;
 }
@@ -55,11 +56,14 @@ Presets parse_presets(std::string_view text, std::string_view file_name, int max
     const auto content = trim(line);
     if (content.empty() || content.front() == '#') continue;
     const auto colon = content.find(':');
-    if (colon == std::string_view::npos) throw Error(ErrorKind::kBadRequest, where + "expected NAME: PARAMETERS");
+    if (colon == std::string_view::npos)
+      throw Error(ErrorKind::kBadRequest, where + "expected NAME: PARAMETERS");
     const std::string name(trim(content.substr(0, colon)));
     if (!valid_name(name))
-      throw Error(ErrorKind::kBadRequest, where + "preset name '" + name + "' must be letters, digits, - or _");
-    if (presets.sets.contains(name)) throw Error(ErrorKind::kBadRequest, where + "preset '" + name + "' is repeated");
+      throw Error(ErrorKind::kBadRequest,
+                  where + "preset name '" + name + "' must be letters, digits, - or _");
+    if (presets.sets.contains(name))
+      throw Error(ErrorKind::kBadRequest, where + "preset '" + name + "' is repeated");
     auto pairs = split_parameters(content.substr(colon + 1), where);
     // Each parameter must be one the parser reads, with a value it accepts: a bad preset
     // stops the service at start, not a visitor later.
