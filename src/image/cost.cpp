@@ -88,7 +88,9 @@ std::uint64_t estimate_memory(const SourceInfo& source, std::uint64_t source_byt
   // The encoded result is held while it is stored: a lossless one can be as large as its pixels.
   if (output == Format::kPng || output == Format::kGif) bytes += out_pixels * (source.alpha ? 4 : 3);
   // Trim holds the decoded image; blur and sharpen work in float (effects_memory).
-  bytes += static_cast<double>(effects_memory(effects, pixels(plan.resize) * frames, source.alpha ? 4 : 3));
+  // Trim decodes the whole source (the content's size is not known before).
+  const std::uint64_t effect_pixels = effects.trim > 0 ? pixels(source.size) : pixels(plan.resize) * frames;
+  bytes += static_cast<double>(effects_memory(effects, effect_pixels, source.alpha ? 4 : 3));
   return static_cast<std::uint64_t>(bytes);
 }
 

@@ -47,7 +47,8 @@ struct BlurPlan {
 BlurPlan plan_blur(double sigma, Size size);
 
 // Extra bytes the effects hold at their peak for an image of `pixels` pixels and `bands`
-// bands: trim keeps the decoded image in memory (it is read twice, once to find the
+// bands (for trim, the whole source, which it decodes at full size): trim keeps the
+// decoded image in memory (it is read twice, once to find the
 // border); blur and sharpen keep float working copies of a few mask heights of rows,
 // charged as one float copy of the image to stay an upper bound.
 std::uint64_t effects_memory(const Effects& effects, std::uint64_t pixels, int bands);

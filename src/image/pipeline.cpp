@@ -274,16 +274,20 @@ Encoded transform(std::string_view bytes, const SourceInfo& source, const Transf
   const int frames = supports_animation(spec.output) ? source.frames : 1;
   Watchdog watchdog{deadline};
   try {
-    // 1 and 2. Decode at about the planned size, upright, as 8-bit sRGB.
-    VImage image = decode_resized(bytes, source, plan, frames);
+    // 1 and 2. Decode at about the planned size, upright, as 8-bit sRGB (at full size
+    // when trimming: the content's size, which the plan needs, is not known yet).
+    const bool trimming = spec.effects.trim > 0 && frames == 1;
+    VImage image = decode_resized(bytes, source, trimming ? plan_geometry(source.size, {}) : plan, frames);
 
-    // 2b. Trim (stills only): cut the uniform border found at this size, then plan the
-    // geometry again from what is left, so w and h bound the content, not the border.
-    // In memory first: finding the border reads the image once, cutting it again.
-    if (spec.effects.trim > 0 && frames == 1) {
+    // 2b. Trim (stills only): cut the uniform border, then plan the geometry from what is
+    // left, so w and h bound the content, not the border. In memory first: finding the
+    // border reads the image once, cutting it again.
+    if (trimming) {
       image = image.copy_memory();
       if (auto box = find_content(image, spec.effects.trim)) {
         image = image.extract_area((*box)[0], (*box)[1], (*box)[2], (*box)[3]);
+      }
+      {
         plan = plan_geometry({image.width(), image.height()}, spec.geometry);
         check_plan(source, plan, spec.output, limits);
         if (plan.resize != Size{image.width(), image.height()}) {

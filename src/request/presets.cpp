@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <initializer_list>
 #include <sstream>
 
 #include "common/error.h"
@@ -10,6 +11,13 @@
 
 namespace imageflex {
 namespace {
+
+// A 400 naming the file and line (`where`) and what is wrong there, in parts.
+[[noreturn]] void fail(const std::string& where, std::initializer_list<std::string_view> parts) {
+  std::string reason = where;
+  for (std::string_view part : parts) reason += part;
+  throw Error(ErrorKind::kBadRequest, reason);
+}
 
 bool valid_name(std::string_view name) {
   return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
@@ -22,18 +30,20 @@ std::vector<std::pair<std::string, std::string>> split_parameters(std::string_vi
                                                                   const std::string& where) {
   std::vector<std::pair<std::string, std::string>> pairs;
   std::size_t start = 0;
+  char before = '&';
   while (start <= text.size()) {
     auto end = text.find_first_of(",&", start);
     if (end == std::string_view::npos) end = text.size();
     const auto piece = trim(text.substr(start, end - start));
-    const char separator = end < text.size() ? text[end] : '&';
+    const char separator = before;  // what came before this piece
+    before = end < text.size() ? text[end] : '&';
     start = end + 1;
     if (piece.empty()) continue;
     const auto equals = piece.find('=');
     if (equals == std::string_view::npos) {
-      if (pairs.empty() || separator == '&')
-        throw Error(ErrorKind::kBadRequest, where + "'" + std::string(piece) + "' is not name=value");
-      pairs.back().second += "," + std::string(piece);
+      if (pairs.empty() || separator == '&') fail(where, {"'", piece, "' is not name=value"});
+      pairs.back().second += ',';
+      pairs.back().second += piece;
       continue;
     }
     // Presence flags (?lossless) are written with an empty value: lossless=.
@@ -56,28 +66,27 @@ Presets parse_presets(std::string_view text, std::string_view file_name, int max
     const auto content = trim(line);
     if (content.empty() || content.front() == '#') continue;
     const auto colon = content.find(':');
-    if (colon == std::string_view::npos)
-      throw Error(ErrorKind::kBadRequest, where + "expected NAME: PARAMETERS");
+    if (colon == std::string_view::npos) fail(where, {"expected NAME: PARAMETERS"});
     const std::string name(trim(content.substr(0, colon)));
-    if (!valid_name(name))
-      throw Error(ErrorKind::kBadRequest,
-                  where + "preset name '" + name + "' must be letters, digits, - or _");
-    if (presets.sets.contains(name))
-      throw Error(ErrorKind::kBadRequest, where + "preset '" + name + "' is repeated");
+    if (!valid_name(name)) fail(where, {"preset name '", name, "' must be letters, digits, - or _"});
+    if (presets.sets.contains(name)) fail(where, {"preset '", name, "' is repeated"});
     auto pairs = split_parameters(content.substr(colon + 1), where);
     // Each parameter must be one the parser reads, with a value it accepts: a bad preset
     // stops the service at start, not a visitor later.
     std::string query;
     for (const auto& [key, value] : pairs) {
-      if (key == "p") throw Error(ErrorKind::kBadRequest, where + "a preset cannot name another preset");
+      if (key == "p") fail(where, {"a preset cannot name another preset"});
       if (std::find(kQueryParameters.begin(), kQueryParameters.end(), key) == kQueryParameters.end())
-        throw Error(ErrorKind::kBadRequest, where + "'" + key + "' is not an image parameter");
-      query += (query.empty() ? "" : "&") + key + "=" + value;
+        fail(where, {"'", key, "' is not an image parameter"});
+      if (!query.empty()) query += '&';
+      query += key;
+      query += '=';
+      query += value;
     }
     try {
       parse_request("/preset?" + query, max_dimension);
     } catch (const Error& error) {
-      throw Error(ErrorKind::kBadRequest, where + error.what());
+      fail(where, {error.what()});
     }
     presets.sets.emplace(name, std::move(pairs));
   }

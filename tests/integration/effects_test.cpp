@@ -70,7 +70,7 @@ TEST_P(EffectsTest, LosslessWebpAndAvifDecodeToTheSamePixels) {
   for (const char* format : {"webp", "avif"}) {
     const auto lossless = get(std::string("/landscape.png?w=200&lossless&f=") + format);
     ASSERT_EQ(lossless.status, 200) << format << lossless.body.substr(0, 200);
-    EXPECT_EQ(max_pixel_difference(png.body, lossless.body), 0) << format;
+    EXPECT_EQ(max_pixel_difference(png.body, lossless.body), 0) << format << " " << decode(lossless.body).loader;
   }
   // Lossy WebP is not identical (the comparison can fail).
   EXPECT_GT(max_pixel_difference(png.body, get("/landscape.png?w=200&f=webp&q=30").body), 0);
@@ -113,9 +113,10 @@ TEST_P(EffectsTest, MetaAnswersJsonCachedLikeAVariant) {
     bool alpha;
     const char* format;
   };
+  // GIF decodes with an alpha band in libvips, so its alpha is true.
   const Row rows[] = {{"portrait_exif6.jpg", 300, 200, 1, false, "jpeg"},
                       {"alpha.png", 200, 100, 1, true, "png"},
-                      {"animated.gif", 60, 40, 3, false, "gif"}};
+                      {"animated.gif", 60, 40, 3, true, "gif"}};
   for (const Row& row : rows) {
     const auto first = get(std::string("/") + row.name + "?meta");
     ASSERT_EQ(first.status, 200) << row.name << first.body;
@@ -136,7 +137,10 @@ TEST_P(EffectsTest, MetaAnswersJsonCachedLikeAVariant) {
   }
   // The dominant colour: red is the opaque half of alpha.png; exif6 is half red, half blue.
   const auto alpha = nlohmann::json::parse(get("/alpha.png?meta").body);
-  EXPECT_EQ(alpha["dominant_colour"], "#ff0000");
+  char red[8];
+  std::snprintf(red, sizeof red, "#%02x%02x%02x", static_cast<int>(kRed[0]), static_cast<int>(kRed[1]),
+                static_cast<int>(kRed[2]));
+  EXPECT_EQ(alpha["dominant_colour"], red);
 }
 
 IMAGEFLEX_ON_EVERY_BACKEND(EffectsTest);
