@@ -44,7 +44,8 @@ std::pair<const char*, OwnedOptions> encoder_for(Format format, int requested_qu
       options->set("Q", quality)
           ->set("compression", VIPS_FOREIGN_HEIF_COMPRESSION_AV1)
           ->set("effort", defaults.avif_effort);
-      if (output.lossless) options->set("lossless", true);
+      // Lossless keeps every chroma sample too (libvips subsamples at lower qualities).
+      if (output.lossless) options->set("lossless", true)->set("subsample_mode", VIPS_FOREIGN_SUBSAMPLE_OFF);
       return {".avif", std::move(options)};
     case Format::kPng:
       options->set("compression", defaults.png_compression);
