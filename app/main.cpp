@@ -129,7 +129,7 @@ int convert(const std::vector<std::string>& args) {
   init_vips("imageflex");
   std::string query;
   for (std::size_t i = 2; i < args.size(); ++i) query += (query.empty() ? "" : "&") + args[i];
-  ImageRequest request = parse_request("/input?" + query, config.limits.max_output_dimension);
+  ImageRequest request = parse_request("/input?" + query, config.limits.max_output_dimension, config.presets);
 
   std::ifstream in(args[0], std::ios::binary);
   if (!in) throw std::invalid_argument("cannot read " + args[0]);

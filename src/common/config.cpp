@@ -1,5 +1,7 @@
 #include "common/config.h"
 
+#include "common/error.h"
+
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
@@ -282,6 +284,12 @@ const std::vector<Setting>& table() {
        [](Config& c, const std::string& v) {
          c.url_guards.signing.sign_originals = parse_bool("sign-originals", v);
        }},
+      {{"presets", "IF_PRESETS", "(none)",
+        "file of named parameter sets, one 'NAME: w=200,h=200,fit=cover' a line, used as ?p=NAME"},
+       [](Config& c, const std::string& v) { c.presets_file = v; }},
+      {{"presets-only", "IF_PRESETS_ONLY", "false",
+        "with presets: refuse every image parameter but p= (and meta), so only listed variants exist"},
+       [](Config& c, const std::string& v) { c.presets.only = parse_bool("presets-only", v); }},
       {{"allowed-widths", "IF_ALLOWED_WIDTHS", "(any)", "comma-separated widths w may take"},
        [](Config& c, const std::string& v) { c.url_guards.sizes.widths = parse_sizes("allowed-widths", v); }},
       {{"allowed-heights", "IF_ALLOWED_HEIGHTS", "(any)", "comma-separated heights h may take"},
@@ -463,26 +471,36 @@ ResolvedConfig resolve_config(const std::map<std::string, std::string>& flags,
   if (config.require_signing && config.url_guards.signing.keys.empty()) {
     throw std::invalid_argument("require-signing is on (environment " + config.env +
                                 ") but sign-keys is empty: set IF_SIGN_KEYS");
+    if (!config.presets_file.empty()) {
+      const bool only = config.presets.only;
+      try {
+        config.presets = load_presets(config.presets_file, config.limits.max_output_dimension);
+      } catch (const Error& error) {
+        throw std::invalid_argument(std::string("invalid presets: ") + error.what());
+      }
+      config.presets.only = only;
+    } else if (config.presets.only) {
+      throw std::invalid_argument("invalid presets-only: true needs a presets file");
+    }
+    if (const auto home = environment.find("HOME"); home != environment.end()) config.aws.home = home->second;
+    if (config.workers == 0) {
+      config.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    }
+    return resolved;
   }
-  if (const auto home = environment.find("HOME"); home != environment.end()) config.aws.home = home->second;
-  if (config.workers == 0) {
-    config.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  }
-  return resolved;
-}
 
-Config load_config(const std::map<std::string, std::string>& flags,
-                   const std::map<std::string, std::string>& environment) {
-  return resolve_config(flags, environment).config;
-}
-
-std::map<std::string, std::string> settings_environment() {
-  std::map<std::string, std::string> result;
-  for (const auto& s : table()) {
-    if (const char* value = std::getenv(s.info.env.c_str())) result[s.info.env] = value;
+  Config load_config(const std::map<std::string, std::string>& flags,
+                     const std::map<std::string, std::string>& environment) {
+    return resolve_config(flags, environment).config;
   }
-  if (const char* home = std::getenv("HOME")) result["HOME"] = home;
-  return result;
-}
+
+  std::map<std::string, std::string> settings_environment() {
+    std::map<std::string, std::string> result;
+    for (const auto& s : table()) {
+      if (const char* value = std::getenv(s.info.env.c_str())) result[s.info.env] = value;
+    }
+    if (const char* home = std::getenv("HOME")) result["HOME"] = home;
+    return result;
+  }
 
 }  // namespace imageflex

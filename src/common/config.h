@@ -12,6 +12,7 @@
 
 #include "image/limits.h"
 #include "image/quality.h"
+#include "request/presets.h"
 #include "request/url_guards.h"
 
 namespace imageflex {
@@ -82,7 +83,9 @@ struct Config {
   std::string tls_ca_file;  // CA bundle for HTTPS to S3; "" = libcurl's default
   Limits limits;
   Quality quality;
-  UrlGuards url_guards;  // signed URLs and allowed sizes
+  UrlGuards url_guards;      // signed URLs and allowed sizes
+  std::string presets_file;  // --presets: read into `presets` once every setting is known
+  Presets presets;           // ?p=NAME parameter sets; presets.only refuses other parameters
   S3Settings s3;
   AwsSettings aws;
 };

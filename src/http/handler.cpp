@@ -190,7 +190,7 @@ Response Handler::route(Exchange& exchange) {
   // The URL becomes a plain request (or a 400/404/414 with its reason); then only what the
   // site signed, at the sizes it allows, may cost work or storage (403, 400, or snapped).
   const int max_dimension = config_.limits.max_output_dimension;
-  ImageRequest parsed = parse_request(target, max_dimension);
+  ImageRequest parsed = parse_request(target, max_dimension, config_.presets);
   // Opt-in client hints stand for an absent dpr= (and w=), before the size guards judge.
   if (config_.client_hints) {
     parsed = apply_client_hints(std::move(parsed), hint(request, "Sec-CH-DPR"), hint(request, "Sec-CH-Width"),
@@ -280,11 +280,14 @@ Response Handler::serve_version(Exchange& exchange, const ImageRequest& image, c
     // Memory, then the store, then make it (once, however many ask at the same time).
     variant = find_variant(exchange, key);
     if (!variant) {
-      // An AVIF whose encode would keep the browser waiting: a WebP now, the AVIF for later.
-      const Plan plan = plan_geometry(probed.source.size, variant_request.geometry);
-      if (auto deferral = defer_avif(*variant_request.format, !image.format, accepted, probed.source, plan,
-                                     config_.quality.avif_effort, config_.avif_budget_ms)) {
-        return serve_stand_in(exchange, variant_request, deferral->now, probed, original);
+      // An AVIF whose encode would keep the browser waiting: a WebP now, the AVIF for later
+      // (metadata has no format to stand in for).
+      if (!variant_request.meta) {
+        const Plan plan = plan_geometry(probed.source.size, variant_request.geometry);
+        if (auto deferral = defer_avif(*variant_request.format, !image.format, accepted, probed.source, plan,
+                                       config_.quality.avif_effort, config_.avif_budget_ms)) {
+          return serve_stand_in(exchange, variant_request, deferral->now, probed, original);
+        }
       }
       variant = make_variant_once(exchange, variant_request, probed, original, key);
     }
@@ -292,9 +295,12 @@ Response Handler::serve_version(Exchange& exchange, const ImageRequest& image, c
 
   Response response = image_response(exchange.request, held, variant->bytes, variant->content_type,
                                      variant->etag, variant->last_modified, config_.cache_control_variant);
-  // What else chose these bytes: Accept (without f=) and the client hints (when honoured).
-  std::string vary = image.format ? "" : "Accept";
-  if (config_.client_hints) vary += std::string(vary.empty() ? "" : ", ") + std::string(kClientHintHeaders);
+  // What else chose these bytes: Accept (without f=) and the client hints (when honoured);
+  // metadata depends on the original alone.
+  std::string vary = image.format || image.meta ? "" : "Accept";
+  if (config_.client_hints && !image.meta) {
+    vary += std::string(vary.empty() ? "" : ", ") + std::string(kClientHintHeaders);
+  }
   if (!vary.empty()) response.set(http::field::vary, vary);
   return response;
 }
@@ -372,15 +378,19 @@ Handler::VariantPtr Handler::produce_variant(const Exchange& exchange, const Ima
                                              const std::string& key) {
   // The cost is known from the header: an output over the bounds is refused (413), and
   // the job waits for room in the memory budget (or gets 503), before the original is read.
-  const Plan plan = plan_geometry(probed.source.size, variant.geometry);
-  check_output_pixels(probed.source, plan, *variant.format, config_.limits);
+  // ?meta decodes one small thumbnail, whatever the original: charged as a small PNG.
+  const GeometryRequest geometry =
+      variant.meta ? GeometryRequest{kDescribeSide, kDescribeSide, Fit::kInside, false} : variant.geometry;
+  const Format output = variant.meta ? Format::kPng : *variant.format;
+  const Plan plan = plan_geometry(probed.source.size, geometry);
+  check_output_pixels(probed.source, plan, output, config_.limits);
   std::optional<CountedPlace> place;
   std::shared_ptr<Admission::Ticket> admitted;
   try {
     // A miss holds this handler thread until its transform ends: beyond --miss-threads of
     // them at once, refuse at once, so hits, originals and new requests keep the rest.
     place.emplace(misses_in_progress_, miss_threads_);
-    admitted = admission_.admit(estimate_memory(probed.source, probed.size, plan, *variant.format),
+    admitted = admission_.admit(estimate_memory(probed.source, probed.size, plan, output, variant.effects),
                                 exchange.deadline);
   } catch (const Error& error) {
     if (error.kind() == ErrorKind::kOverloaded) stats_.overloaded++;
@@ -397,6 +407,8 @@ Handler::VariantPtr Handler::produce_variant(const Exchange& exchange, const Ima
 
   // Probe and transform on the bounded pool; the job owns copies of what it reads.
   auto promise = std::make_shared<std::promise<Encoded>>();
+  // Metadata is JSON, made like a variant and cached like one under its own type.
+  const std::string content_type = variant.meta ? "application/json" : std::string(mime_type(output));
   auto future = promise->get_future();
   const auto deadline = exchange.deadline;
   // The job holds its admission until libvips is done, even past a 504 here.
@@ -404,9 +416,15 @@ Handler::VariantPtr Handler::produce_variant(const Exchange& exchange, const Ima
     try {
       if (Clock::now() > deadline) throw Error(ErrorKind::kTimeout, "image took longer than the deadline");
       const auto began = Clock::now();
-      Encoded encoded = make_variant(source->bytes, variant, {}, config_.limits, config_.quality, deadline);
-      stats_.count_transform(encoded.format, std::chrono::duration<double>(Clock::now() - began).count());
-      promise->set_value(std::move(encoded));
+      if (variant.meta) {
+        Encoded described;
+        described.bytes = describe_original(source->bytes, config_.limits, deadline);
+        promise->set_value(std::move(described));
+      } else {
+        Encoded encoded = make_variant(source->bytes, variant, {}, config_.limits, config_.quality, deadline);
+        stats_.count_transform(encoded.format, std::chrono::duration<double>(Clock::now() - began).count());
+        promise->set_value(std::move(encoded));
+      }
     } catch (...) {
       promise->set_exception(std::current_exception());
     }
@@ -419,9 +437,8 @@ Handler::VariantPtr Handler::produce_variant(const Exchange& exchange, const Ima
   Encoded encoded = future.get();
   stats_.transforms++;
 
-  auto made = std::make_shared<CachedVariant>(CachedVariant{std::move(encoded.bytes),
-                                                            std::string(mime_type(encoded.format)),
-                                                            variant_etag(key), source->info.last_modified});
+  auto made = std::make_shared<CachedVariant>(
+      CachedVariant{std::move(encoded.bytes), content_type, variant_etag(key), source->info.last_modified});
   store_variant(key, *made, source->info.etag);
   memory_cache_.put(key, made);
   return made;

@@ -80,7 +80,7 @@ std::uint64_t output_pixels(const SourceInfo& source, const Plan& plan, Format o
 }
 
 std::uint64_t estimate_memory(const SourceInfo& source, std::uint64_t source_bytes, const Plan& plan,
-                              Format output) {
+                              Format output, const Effects& effects) {
   const int frames = output_frames(source, output);
   const auto out_pixels = static_cast<double>(output_pixels(source, plan, output));
   double bytes = static_cast<double>(kJobOverhead) + static_cast<double>(source_bytes);
@@ -91,6 +91,10 @@ std::uint64_t estimate_memory(const SourceInfo& source, std::uint64_t source_byt
   bytes += out_pixels * encode_bytes_per_pixel(output);
   // The encoded result is held while it is stored: a lossless one can be as large as its pixels.
   if (output == Format::kPng || output == Format::kGif) bytes += out_pixels * (source.alpha ? 4 : 3);
+  // Trim holds the decoded image; blur and sharpen work in float (effects_memory).
+  // Trim decodes the whole source (the content's size is not known before).
+  const std::uint64_t effect_pixels = effects.trim > 0 ? pixels(source.size) : pixels(plan.resize) * frames;
+  bytes += static_cast<double>(effects_memory(effects, effect_pixels, source.alpha ? 4 : 3));
   return static_cast<std::uint64_t>(bytes);
 }
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "image/effects.h"
 #include "image/format.h"
 #include "image/geometry.h"
 #include "image/limits.h"
@@ -15,8 +16,9 @@ namespace imageflex {
 // Bytes one transform of `source` (whose encoded original is `source_bytes` long) to
 // `output` along `plan` may hold at its peak, above the process's own baseline. An
 // upper estimate: admission may keep the sum of running estimates under a budget.
+// `effects` add what they hold (effects_memory, image/effects.h) at the resized size.
 std::uint64_t estimate_memory(const SourceInfo& source, std::uint64_t source_bytes, const Plan& plan,
-                              Format output);
+                              Format output, const Effects& effects = {});
 
 // Output pixels, summed over the frames the output keeps.
 std::uint64_t output_pixels(const SourceInfo& source, const Plan& plan, Format output);

@@ -28,21 +28,28 @@ namespace {
 
 // The saver (by suffix) and its options for one output format.
 std::pair<const char*, OwnedOptions> encoder_for(Format format, int requested_quality,
-                                                 const Quality& defaults) {
+                                                 const Quality& defaults, const OutputOptions& output) {
   const int quality = effective_quality(format, requested_quality, defaults);
   OwnedOptions options(VImage::option()->set("strip", true));  // variants carry no metadata
   switch (format) {
     case Format::kJpeg:
       options->set("Q", quality)->set("optimize_coding", true);
+      if (output.progressive) options->set("interlace", true);  // SOF2: a coarse picture paints first
       return {".jpg", std::move(options)};
-    case Format::kWebp: options->set("Q", quality); return {".webp", std::move(options)};
+    case Format::kWebp:
+      options->set("Q", quality);
+      if (output.lossless) options->set("lossless", true);
+      return {".webp", std::move(options)};
     case Format::kAvif:
       options->set("Q", quality)
           ->set("compression", VIPS_FOREIGN_HEIF_COMPRESSION_AV1)
           ->set("effort", defaults.avif_effort);
+      // Lossless keeps every chroma sample too (libvips subsamples at lower qualities).
+      if (output.lossless) options->set("lossless", true)->set("subsample_mode", VIPS_FOREIGN_SUBSAMPLE_OFF);
       return {".avif", std::move(options)};
     case Format::kPng:
       options->set("compression", defaults.png_compression);
+      if (output.progressive) options->set("interlace", true);  // Adam7: a coarse picture paints first
       return {".png", std::move(options)};
     case Format::kGif: return {".gif", std::move(options)};
     default: throw Error(ErrorKind::kBadRequest, "cannot encode " + std::string(format_name(format)));
@@ -51,8 +58,9 @@ std::pair<const char*, OwnedOptions> encoder_for(Format format, int requested_qu
 
 }  // namespace
 
-std::string encode(const VImage& image, Format format, int quality, const Quality& defaults) {
-  auto [suffix, options] = encoder_for(format, quality, defaults);
+std::string encode(const VImage& image, Format format, int quality, const Quality& defaults,
+                   const OutputOptions& output) {
+  auto [suffix, options] = encoder_for(format, quality, defaults, output);
   void* buffer = nullptr;
   std::size_t length = 0;
   image.write_to_buffer(suffix, &buffer, &length, options.release());  // the call owns the options

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "image/effects.h"
 #include "image/format.h"
 #include "image/quality.h"
 
@@ -17,9 +18,11 @@ namespace imageflex {
 // the encoders need (page-height, delay, loop).
 vips::VImage without_metadata(const vips::VImage& image);
 
-// Encodes with the per-format options; quality 0 means the configured default.
+// Encodes with the per-format options; quality 0 means the configured default. `options`
+// apply where the format has them (lossless WebP/AVIF, progressive JPEG, interlaced PNG).
 // Throws vips::VError.
-std::string encode(const vips::VImage& image, Format format, int quality, const Quality& defaults);
+std::string encode(const vips::VImage& image, Format format, int quality, const Quality& defaults,
+                   const OutputOptions& options = {});
 
 // Drops the EXIF, XMP and ICC chunks from a WebP file and clears their VP8X flags.
 // libvips 8.14's webpsave writes EXIF even when asked to strip. Input that is not

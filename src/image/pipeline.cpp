@@ -3,15 +3,20 @@
 #include <vips/vips8>
 
 #include <algorithm>
+#include <array>
+#include <cstdio>
 #include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/error.h"
+#include "common/hash.h"
+#include "common/log.h"
 #include "image/colour.h"
 #include "image/cost.h"
 #include "image/encode.h"
+#include "image/thumbhash.h"
 #include "image/vips_handles.h"
 
 namespace imageflex {
@@ -187,6 +192,56 @@ std::vector<double> colour_for(const VImage& frame, const Rgba& colour) {
   return out;
 }
 
+// The narrowest box around what is not the uniform border (the colour of the top-left
+// pixel, within `threshold`); nullopt when the whole picture is that colour.
+std::optional<std::array<int, 4>> find_content(const VImage& image, int threshold) {
+  const VImage opaque = image.has_alpha()
+                            ? image.flatten(VImage::option()->set("background", white_background(3, false)))
+                            : image;
+  int top = 0;
+  int width = 0;
+  int height = 0;
+  const int left = opaque.find_trim(&top, &width, &height,
+                                    VImage::option()
+                                        ->set("threshold", static_cast<double>(threshold))
+                                        ->set("background", opaque.getpoint(0, 0)));
+  if (width <= 0 || height <= 0) return std::nullopt;
+  return std::array<int, 4>{left, top, width, height};
+}
+
+// A Gaussian blur whose cost is bounded whatever the sigma (plan_blur): wide blurs run on
+// a shrunk copy and are enlarged back, which a blur that wide cannot tell apart.
+VImage blur(const VImage& in, double sigma) {
+  const BlurPlan planned = plan_blur(sigma, {in.width(), in.height()});
+  auto exactly = [](int height) {
+    return VImage::option()->set("height", height)->set("size", VIPS_SIZE_FORCE);
+  };
+  VImage image = in;
+  if (planned.shrink > 1) {
+    image = image.thumbnail_image((in.width() + planned.shrink - 1) / planned.shrink,
+                                  exactly((in.height() + planned.shrink - 1) / planned.shrink));
+  }
+  // Premultiplied, so transparent pixels' colours do not bleed into the edges.
+  const bool alpha = image.has_alpha();
+  if (alpha) image = image.premultiply();
+  image = image.gaussblur(planned.sigma);
+  if (alpha) image = image.unpremultiply();
+  image = image.cast(in.format());
+  if (planned.shrink > 1) image = image.thumbnail_image(in.width(), exactly(in.height()));
+  return image;
+}
+
+// Unsharp masking of lightness only (libvips' sharpen), so colours do not fringe; alpha
+// is kept aside, as sharpen reads three bands.
+VImage sharpen(const VImage& in, double sigma) {
+  const bool alpha = in.has_alpha();
+  VImage colour = alpha ? in.extract_band(0, VImage::option()->set("n", in.bands() - 1)) : in;
+  colour = colour.sharpen(VImage::option()->set("sigma", sigma))
+               .colourspace(VIPS_INTERPRETATION_sRGB)
+               .cast(in.format());
+  return alpha ? colour.bandjoin(in.extract_band(in.bands() - 1)) : colour;
+}
+
 }  // namespace
 
 SourceInfo probe(std::string_view bytes, const Limits& limits) {
@@ -245,25 +300,37 @@ std::optional<SourceInfo> probe_prefix(std::string_view bytes, std::uint64_t who
   return info;
 }
 
-Encoded transform(std::string_view bytes, const SourceInfo& source, const TransformSpec& spec,
-                  const Limits& limits, const Quality& quality, Deadline deadline) {
-  if (!region_inside(source.size, spec.geometry)) {
-    throw Error(ErrorKind::kBadRequest, "crop must lie inside the image");
-  }
-  const Plan plan = plan_geometry(source.size, spec.geometry);
+namespace {
+
+void check_plan(const SourceInfo& source, const Plan& plan, Format output, const Limits& limits) {
   if (plan.canvas.width > limits.max_output_dimension || plan.canvas.height > limits.max_output_dimension) {
     throw Error(
         ErrorKind::kBadRequest,
         "result would be larger than " + std::to_string(limits.max_output_dimension) + " pixels on a side");
   }
   // A result too large to be worth making is refused before it is made (413).
-  check_output_pixels(source, plan, spec.output, limits);
+  check_output_pixels(source, plan, output, limits);
+}
+
+}  // namespace
+
+Encoded transform(std::string_view bytes, const SourceInfo& source, const TransformSpec& spec,
+                  const Limits& limits, const Quality& quality, Deadline deadline) {
+  if (!region_inside(source.size, spec.geometry)) {
+    throw Error(ErrorKind::kBadRequest, "crop must lie inside the image");
+  }
+  Plan plan = plan_geometry(source.size, spec.geometry);
+  check_plan(source, plan, spec.output, limits);
   const int frames = supports_animation(spec.output) ? source.frames : 1;
   Watchdog watchdog{deadline};
   try {
     // 1 and 2. Decode at the planned size before rotation, upright, as 8-bit sRGB (a
-    // crop= region first cuts the full-size original, since it is in the original's pixels).
-    const Size decoded = unrotated(plan.resize, plan.rotate);
+    // crop= region first cuts the full-size original, since it is in the original's
+    // pixels; at full size when trimming: the content's size, which the plan needs, is
+    // not known yet).
+    const bool trimming = spec.effects.trim > 0 && frames == 1;
+    const Size region_size{plan.region.width, plan.region.height};
+    const Size decoded = trimming ? region_size : unrotated(plan.resize, plan.rotate);
     const bool whole = plan.region == Region{0, 0, source.size.width, source.size.height};
     VImage image = whole ? decode_resized(bytes, source, decoded, frames)
                          : decode_region(bytes, plan.region, decoded, frames);
@@ -271,6 +338,22 @@ Encoded transform(std::string_view bytes, const SourceInfo& source, const Transf
     auto per_frame = [&](const std::function<VImage(const VImage&)>& step) {
       image = each_frame(image, frames, frames > 1 ? image.height() / frames : image.height(), step);
     };
+
+    // 2b. Trim (stills only): cut the uniform border, then plan the geometry from what is
+    // left (the region already cut), so w and h bound the content, not the border. In
+    // memory first: finding the border reads the image once, cutting it again.
+    if (trimming) {
+      image = image.copy_memory();
+      if (auto box = find_content(image, spec.effects.trim)) {
+        image = image.extract_area((*box)[0], (*box)[1], (*box)[2], (*box)[3]);
+      }
+      GeometryRequest content = spec.geometry;
+      content.region.reset();
+      plan = plan_geometry({image.width(), image.height()}, content);
+      check_plan(source, plan, spec.output, limits);
+      const Size resize = unrotated(plan.resize, plan.rotate);
+      if (resize != Size{image.width(), image.height()}) image = resize_to(image, resize);
+    }
 
     // 3. rotate= after EXIF's orientation (applied by the decode), on the resized picture: cheaper.
     if (plan.rotate != 0) per_frame([&](const VImage& frame) { return frame.rot(vips_angle(plan.rotate)); });
@@ -291,6 +374,17 @@ Encoded transform(std::string_view bytes, const SourceInfo& source, const Transf
             plan.crop.width, plan.crop.height,
             VImage::option()->set("interesting", focus == Focus::kAttention ? VIPS_INTERESTING_ATTENTION
                                                                             : VIPS_INTERESTING_ENTROPY));
+      });
+    }
+
+    // 5b. Effects at the output's size, so their sigma means output pixels and their
+    // cost follows the output, not the original; before the letterbox, so bars stay flat.
+    if (spec.effects.blur > 0 || spec.effects.sharpen > 0) {
+      per_frame([&](const VImage& frame) {
+        VImage done = frame;
+        if (spec.effects.blur > 0) done = blur(done, spec.effects.blur);
+        if (spec.effects.sharpen > 0) done = sharpen(done, spec.effects.sharpen);
+        return done;
       });
     }
 
@@ -326,7 +420,7 @@ Encoded transform(std::string_view bytes, const SourceInfo& source, const Transf
     Encoded encoded;
     {
       const SignalConnection watching(image.get_image(), "eval", G_CALLBACK(Watchdog::on_eval), &watchdog);
-      encoded.bytes = encode(image, spec.output, spec.quality, quality);
+      encoded.bytes = encode(image, spec.output, spec.quality, quality, spec.options);
     }
     // Bytes are known only now: an encoded result over the bound is not served or stored.
     if (encoded.bytes.size() > limits.max_output_bytes) {
@@ -338,6 +432,41 @@ Encoded transform(std::string_view bytes, const SourceInfo& source, const Transf
     encoded.frames = frames;
     encoded.size = {image.width(), frames > 1 ? image.height() / frames : image.height()};
     return encoded;
+  } catch (const VError& error) {
+    if (watchdog.fired) throw Error(ErrorKind::kTimeout, "image took longer than the deadline");
+    throw Error(ErrorKind::kUnprocessable,
+                "corrupt or truncated " + std::string(format_name(source.format)) + " image");
+  }
+}
+
+std::string describe(std::string_view bytes, const SourceInfo& source, Deadline deadline) {
+  const Plan plan = plan_geometry(source.size, {kDescribeSide, kDescribeSide, Fit::kInside, false});
+  Watchdog watchdog{deadline};
+  try {
+    // The first frame, upright, small enough for ThumbHash, as 8-bit sRGB with alpha.
+    VImage image = decode_resized(bytes, source, plan, 1);
+    if (!image.has_alpha()) image = image.bandjoin_const({255.0});
+    vips_image_set_progress(image.get_image(), TRUE);
+    std::string rgba;
+    {
+      const SignalConnection watching(image.get_image(), "eval", G_CALLBACK(Watchdog::on_eval), &watchdog);
+      std::size_t length = 0;
+      void* pixels = image.write_to_memory(&length);
+      const OwnedBuffer owned(pixels);
+      rgba.assign(static_cast<const char*>(pixels), length);
+    }
+    char colour[8];
+    std::snprintf(colour, sizeof colour, "#%06x", dominant_colour(rgba));
+    const Json json = {
+        {"width", source.size.width},
+        {"height", source.size.height},
+        {"format", format_name(source.format)},
+        {"frames", source.frames},
+        {"alpha", source.alpha},
+        {"dominant_colour", std::string(colour)},
+        {"thumbhash", base64_encode(thumbhash_encode(image.width(), image.height(), rgba))},
+    };
+    return to_json(json) + "\n";
   } catch (const VError& error) {
     if (watchdog.fired) throw Error(ErrorKind::kTimeout, "image took longer than the deadline");
     throw Error(ErrorKind::kUnprocessable,

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "image/effects.h"
 #include "image/format.h"
 #include "image/geometry.h"
 #include "image/limits.h"
@@ -37,6 +38,8 @@ struct TransformSpec {
   GeometryRequest geometry;
   Format output = Format::kJpeg;
   int quality = 0;  // 0 = the default for the output format
+  Effects effects;
+  OutputOptions options;
 };
 
 struct Encoded {
@@ -51,5 +54,13 @@ struct Encoded {
 // the computation is killed).
 Encoded transform(std::string_view bytes, const SourceInfo& source, const TransformSpec& spec,
                   const Limits& limits, const Quality& quality, Deadline deadline);
+
+// The largest side of the thumbnail describe() reads (ThumbHash takes at most 100).
+inline constexpr int kDescribeSide = 100;
+
+// JSON about an original: its upright width and height, format, frames, alpha, dominant
+// colour and a base64 ThumbHash, from one decode of at most kDescribeSide pixels a side.
+// Throws Error as transform() does.
+std::string describe(std::string_view bytes, const SourceInfo& source, Deadline deadline);
 
 }  // namespace imageflex

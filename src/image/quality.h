@@ -18,6 +18,19 @@ struct Quality {
   int png_compression = 6;
 };
 
+// Per-format numbers of a request's q= (q=avif:60,webp:75), which win over a plain q=N
+// for their format. 0 = not given.
+struct FormatQualities {
+  int jpeg = 0;
+  int webp = 0;
+  int avif = 0;
+  friend bool operator==(const FormatQualities&, const FormatQualities&) = default;
+};
+
+// What a request asks of `format`: its own number, else `any` (q=N, 0 when absent).
+// The result goes to effective_quality() like a plain q=.
+int requested_quality(Format format, int any, const FormatQualities& per_format);
+
 // The quality `format` is encoded at: the requested one (q=, 0 when absent), else the
 // format's default. Lossless formats (PNG, GIF) have no default and give 0.
 int effective_quality(Format format, int requested, const Quality& defaults);

@@ -171,6 +171,126 @@ Region parse_region(std::string_view value, int max) {
   return {static_cast<int>(n[0]), static_cast<int>(n[1]), static_cast<int>(n[2]), static_cast<int>(n[3])};
 }
 
+// A flag: given alone (?lossless) or as true/false.
+bool parse_flag_or_alone(std::string_view name, std::string_view value) {
+  return value.empty() || parse_flag(name, value);
+}
+
+// A decimal from min to max, at most two decimals kept: "5", "5.0" and "5.00" are one value.
+double parse_decimal(std::string_view name, std::string_view value, double min, double max) {
+  auto range = [&] {
+    char text[64];
+    std::snprintf(text, sizeof text, " must be a number from %g to %g", min, max);
+    return std::string(name) + text;
+  };
+  const auto dot = value.find('.');
+  auto digits = [](std::string_view part) {
+    return std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  const auto whole = value.substr(0, dot);
+  const auto fraction = dot == std::string_view::npos ? std::string_view() : value.substr(dot + 1);
+  if (whole.empty() || whole.size() > 6 || !digits(whole) || fraction.size() > 6 || !digits(fraction) ||
+      (dot != std::string_view::npos && fraction.empty())) {
+    bad(range() + ", got '" + std::string(value) + "'");
+  }
+  const double number = std::round(std::stod(std::string(value)) * 100) / 100;
+  if (number < min || number > max) bad(range() + ", got " + std::string(value));
+  return number;
+}
+
+int parse_trim(std::string_view value) {
+  if (value.empty()) return kDefaultTrimThreshold;
+  return parse_dimension("trim", value, kMaxTrimThreshold);
+}
+
+// q=N for every format, or per format: q=avif:60,webp:75 (a bare N among them is for the rest).
+void parse_quality(std::string_view value, ImageRequest& request) {
+  const std::string allowed = "q must be 1 to 100, or per format as avif:60,webp:75 (avif, webp, jpeg)";
+  std::set<std::string> named;
+  std::size_t start = 0;
+  while (start <= value.size()) {
+    auto end = value.find(',', start);
+    if (end == std::string_view::npos) end = value.size();
+    const auto item = value.substr(start, end - start);
+    start = end + 1;
+    const auto colon = item.find(':');
+    const auto format_text = colon == std::string_view::npos ? std::string_view() : item.substr(0, colon);
+    const auto number = colon == std::string_view::npos ? item : item.substr(colon + 1);
+    if (!named.insert(std::string(format_text)).second) bad(allowed + "; each format once");
+    int* slot = &request.quality;
+    if (colon != std::string_view::npos) {
+      const auto format = parse_output_format(format_text);
+      if (format == Format::kJpeg)
+        slot = &request.quality_for.jpeg;
+      else if (format == Format::kWebp)
+        slot = &request.quality_for.webp;
+      else if (format == Format::kAvif)
+        slot = &request.quality_for.avif;
+      else
+        bad(allowed + ", got '" + std::string(item) + "'");
+    }
+    if (number.empty() || number.size() > 3 ||
+        !std::all_of(number.begin(), number.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      bad(allowed + ", got '" + std::string(item) + "'");
+    }
+    *slot = std::stoi(std::string(number));
+    if (*slot < 1 || *slot > 100) bad(allowed + ", got '" + std::string(item) + "'");
+  }
+}
+
+// Fills the field one image parameter names.
+void apply_parameter(std::string_view name, std::string_view value, int max_dimension,
+                     ImageRequest& request) {
+  if (name == "w") {
+    request.geometry.width = parse_dimension("w", value, max_dimension);
+  } else if (name == "h") {
+    request.geometry.height = parse_dimension("h", value, max_dimension);
+  } else if (name == "f") {
+    if (value == "json") {
+      request.meta = true;
+      return;
+    }
+    request.format = parse_output_format(value);
+    if (!request.format) bad("f must be avif, webp, jpeg, jpg, png, gif or json");
+  } else if (name == "q") {
+    parse_quality(value, request);
+  } else if (name == "fit") {
+    request.geometry.fit = parse_fit(value);
+  } else if (name == "enlarge") {
+    request.geometry.enlarge = parse_flag("enlarge", value);
+  } else if (name == "blur") {
+    request.effects.blur = parse_decimal("blur", value, kMinBlurSigma, kMaxBlurSigma);
+  } else if (name == "sharpen") {
+    request.effects.sharpen = parse_decimal("sharpen", value, kMinSharpenSigma, kMaxSharpenSigma);
+  } else if (name == "trim") {
+    request.effects.trim = parse_trim(value);
+  } else if (name == "lossless") {
+    request.options.lossless = parse_flag_or_alone("lossless", value);
+  } else if (name == "progressive") {
+    request.options.progressive = parse_flag_or_alone("progressive", value);
+  } else if (name == "meta") {
+    if (!value.empty() && value != "1" && value != "true") bad("meta takes no value (or 1, true)");
+    request.meta = true;
+  } else if (name == "pos") {
+    parse_position(value, request.geometry);
+  } else if (name == "fp") {
+    parse_focal_point(value, request.geometry);
+  } else if (name == "dpr") {
+    request.dpr = parse_dpr(value);
+    request.dpr_given = true;
+  } else if (name == "bg") {
+    request.geometry.background = parse_background(value);
+  } else if (name == "rotate") {
+    request.geometry.rotate = parse_rotation(value);
+  } else if (name == "flip") {
+    request.geometry.flip = parse_flag("flip", value);
+  } else if (name == "flop") {
+    request.geometry.flop = parse_flag("flop", value);
+  } else if (name == "crop") {
+    request.geometry.region = parse_region(value, max_dimension);
+  }
+}
+
 }  // namespace
 
 int apply_dpr(int length, double dpr, int max_dimension) {
@@ -249,7 +369,7 @@ std::string validate_key(std::string_view path) {
   return std::string(path);
 }
 
-ImageRequest parse_request(std::string_view target, int max_dimension) {
+ImageRequest parse_request(std::string_view target, int max_dimension, const Presets& presets) {
   auto question = target.find('?');
   auto raw_path = target.substr(0, question);
   auto raw_query = question == std::string_view::npos ? std::string_view() : target.substr(question + 1);
@@ -289,40 +409,29 @@ ImageRequest parse_request(std::string_view target, int max_dimension) {
       continue;
     }
     given[static_cast<std::size_t>(known - kQueryParameters.begin())] = *value;
-    if (*name == "w") {
-      request.geometry.width = parse_dimension("w", *value, max_dimension);
-    } else if (*name == "h") {
-      request.geometry.height = parse_dimension("h", *value, max_dimension);
-    } else if (*name == "f") {
-      request.format = parse_output_format(*value);
-      if (!request.format) bad("f must be avif, webp, jpeg, jpg, png or gif");
-    } else if (*name == "q") {
-      request.quality = parse_dimension("q", *value, 100);
-    } else if (*name == "fit") {
-      request.geometry.fit = parse_fit(*value);
-    } else if (*name == "enlarge") {
-      request.geometry.enlarge = parse_flag("enlarge", *value);
-    } else if (*name == "pos") {
-      parse_position(*value, request.geometry);
-    } else if (*name == "fp") {
-      parse_focal_point(*value, request.geometry);
-    } else if (*name == "dpr") {
-      request.dpr = parse_dpr(*value);
-      request.dpr_given = true;
-    } else if (*name == "bg") {
-      request.geometry.background = parse_background(*value);
-    } else if (*name == "rotate") {
-      request.geometry.rotate = parse_rotation(*value);
-    } else if (*name == "flip") {
-      request.geometry.flip = parse_flag("flip", *value);
-    } else if (*name == "flop") {
-      request.geometry.flop = parse_flag("flop", *value);
-    } else if (*name == "crop") {
-      request.geometry.region = parse_region(*value, max_dimension);
+    if (*name == "p") {
+      request.preset = *value;
+    } else {
+      // Presets only: the file's variants are the only ones a URL can ask for (meta's
+      // cost is one small decode per original, whatever the URL).
+      if (presets.only && *name != "meta") bad(*name + " is not allowed: only p= names a variant here");
+      apply_parameter(*name, *value, max_dimension, request);
     }
   }
   // Two answers to one question: refused rather than one silently winning.
+  const bool focus_given = seen.count("pos") != 0 || seen.count("fp") != 0;
   if (seen.count("pos") != 0 && seen.count("fp") != 0) bad("pos and fp cannot be given together");
+  // A preset's parameters, where the URL gave none of the same name: the URL overrides
+  // (and a URL's pos or fp overrides the preset's focus, whichever of the two it uses).
+  if (!request.preset.empty()) {
+    const auto found = presets.sets.find(request.preset);
+    if (found == presets.sets.end()) bad("p must name a configured preset, got '" + request.preset + "'");
+    for (const auto& [name, value] : found->second) {
+      const bool focus = name == "pos" || name == "fp";
+      if (!seen.contains(name) && !(focus && focus_given))
+        apply_parameter(name, value, max_dimension, request);
+    }
+  }
   // dpr multiplies the sides before any bound is judged, so w=300&dpr=2 is w=600.
   if (request.dpr != 1.0) {
     auto& g = request.geometry;

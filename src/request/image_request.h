@@ -7,9 +7,12 @@
 #include <string>
 #include <string_view>
 
+#include "image/effects.h"
 #include "image/format.h"
 #include "image/geometry.h"
+#include "image/quality.h"
 #include "request/parameters.h"
+#include "request/presets.h"
 
 namespace imageflex {
 
@@ -24,9 +27,14 @@ struct ImageRequest {
   std::string key;  // the original's key: decoded, validated, no leading '/'
   GeometryRequest geometry;
   std::optional<Format> format;  // explicit f=; nullopt = negotiate from Accept
-  int quality = 0;               // explicit q=; 0 = the configured default for the format
+  int quality = 0;               // explicit q=N; 0 = the configured default for the format
+  FormatQualities quality_for;   // q=avif:60,webp:75: per format, winning over `quality`
   double dpr = 1.0;              // dpr= as given; already multiplied into geometry's sides
   bool dpr_given = false;        // dpr= was in the URL (client hints then do not apply)
+  Effects effects;               // blur, sharpen, trim
+  OutputOptions options;         // lossless, progressive
+  bool meta = false;             // ?meta or f=json: JSON about the original, not an image
+  std::string preset;            // p= as sent ("" if absent); already expanded into the fields
 
   // What a signature covers (request/url_guards.h): the image parameters as sent,
   // percent-decoded, as "name=value" joined by '&' in kQueryParameters order.
@@ -35,7 +43,10 @@ struct ImageRequest {
   std::string signature;  // s= as sent, "" if absent
 
   // True when the request asks for a variant rather than the original's bytes.
-  bool wants_variant() const { return geometry != GeometryRequest{} || format.has_value() || quality > 0; }
+  bool wants_variant() const {
+    return geometry != GeometryRequest{} || format.has_value() || quality > 0 ||
+           quality_for != FormatQualities{} || effects.any() || options != OutputOptions{} || meta;
+  }
 };
 
 inline constexpr double kMaxDpr = 4.0;
@@ -43,9 +54,12 @@ inline constexpr double kMaxDpr = 4.0;
 // A side multiplied by a device pixel ratio (0 stays 0); -1 when it would exceed max_dimension.
 int apply_dpr(int length, double dpr, int max_dimension);
 
-// Parses a request target. `max_dimension` bounds w and h.
-// Throws Error: kUriTooLong, kBadRequest (with the parameter named), kNotFound (reserved path).
-ImageRequest parse_request(std::string_view target, int max_dimension);
+// Parses a request target. `max_dimension` bounds w and h. A p= is expanded from
+// `presets` (request/presets.h) before the fields are filled; parameters given beside it
+// win. Throws Error: kUriTooLong, kBadRequest (with the parameter named and its allowed
+// values; also an unknown preset, or any other image parameter when presets.only),
+// kNotFound (reserved path).
+ImageRequest parse_request(std::string_view target, int max_dimension, const Presets& presets = Presets{});
 
 // The client hints a browser sends (Sec-CH-DPR, Sec-CH-Width), applied to a request
 // that asks for a variant and gives no dpr=: the DPR multiplies w and h as dpr= would,

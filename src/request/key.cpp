@@ -53,17 +53,31 @@ std::string geometry_extras(const GeometryRequest& g) {
   return out;
 }
 
+// Effects and output options, named only when asked for, so keys without them are as before.
+std::string effects_parameters(const ImageRequest& request) {
+  std::string out;
+  if (request.effects.blur > 0) out += ",blur=" + decimal(request.effects.blur);
+  if (request.effects.sharpen > 0) out += ",sharpen=" + decimal(request.effects.sharpen);
+  if (request.effects.trim > 0) out += ",trim=" + std::to_string(request.effects.trim);
+  if (request.options.lossless) out += ",lossless";
+  if (request.options.progressive) out += ",progressive";
+  return out;
+}
+
 }  // namespace
 
 std::string canonical_parameters(const ImageRequest& request, const AcceptedFormats& accepted,
                                  const Quality& defaults) {
+  // Metadata depends on the original alone.
+  if (request.meta) return "meta";
   const auto& g = request.geometry;
   std::string out = "w=" + std::to_string(g.width) + ",h=" + std::to_string(g.height) +
                     ",fit=" + std::string(fit_name(g.fit)) + ",enlarge=" + (g.enlarge ? "1" : "0") +
                     geometry_extras(g);
   if (request.format) {
     out += ",f=" + std::string(format_name(*request.format));
-    out += ",q=" + std::to_string(effective_quality(*request.format, request.quality, defaults));
+    const int requested = requested_quality(*request.format, request.quality, request.quality_for);
+    out += ",q=" + std::to_string(effective_quality(*request.format, requested, defaults));
   } else {
     // Named by the negotiation class, so Accept values that choose alike share a variant.
     const AcceptClass taken = accept_class(accepted);
@@ -74,9 +88,14 @@ std::string canonical_parameters(const ImageRequest& request, const AcceptedForm
                                : ",q=auto-" + std::to_string(effective_quality(Format::kJpeg, 0, defaults)) +
                                      "-" + std::to_string(effective_quality(Format::kWebp, 0, defaults)) +
                                      "-" + std::to_string(effective_quality(Format::kAvif, 0, defaults));
+    const auto& per = request.quality_for;
+    if (per != FormatQualities{}) {
+      out += ",q-jpeg=" + std::to_string(per.jpeg) + ",q-webp=" + std::to_string(per.webp) +
+             ",q-avif=" + std::to_string(per.avif);
+    }
   }
   out += ",effort=" + std::to_string(defaults.avif_effort) + ",z=" + std::to_string(defaults.png_compression);
-  return out;
+  return out + effects_parameters(request);
 }
 
 std::string variant_key(const ImageRequest& request, const std::string& original_etag,

@@ -21,13 +21,14 @@ struct UrlParameter {
 
 // The parameters that make a variant; every other parameter is ignored. Their order is
 // the order of a signature's canonical query, so new rows go at the end.
-inline constexpr std::array<UrlParameter, 14> kImageParameters = {{
+inline constexpr std::array<UrlParameter, 21> kImageParameters = {{
     {"w", "1-8192", "width in pixels"},
     {"h", "1-8192", "height in pixels"},
     {"fit", "cover|contain|inside|fill", "how w and h together bound the image (default cover)"},
     {"enlarge", "true|false", "allow scaling beyond the original's size (default false)"},
     {"f", "avif|webp|jpeg|jpg|png|gif", "output format (default: the best the browser accepts)"},
-    {"q", "1-100", "quality for JPEG, WebP and AVIF (default per format)"},
+    {"q", "1-100|avif:N,webp:N,jpeg:N",
+     "quality for JPEG, WebP and AVIF, or per format (default per format)"},
     // Issue 11: geometry
     {"pos", "center|top|bottom|left|right|top-left|top-right|bottom-left|bottom-right|attention|entropy",
      "where fit=cover keeps its box (default center; attention/entropy: smart crop)"},
@@ -38,6 +39,15 @@ inline constexpr std::array<UrlParameter, 14> kImageParameters = {{
     {"flip", "true|false", "mirror top to bottom (after rotate)"},
     {"flop", "true|false", "mirror left to right (after rotate)"},
     {"crop", "x,y,w,h (source pixels)", "region of the upright original to keep, before resizing"},
+    // Issue 11: effects and output
+    {"blur", "0.3-100", "Gaussian blur sigma in output pixels"},
+    {"sharpen", "0.3-10", "sharpen with this Gaussian sigma in output pixels"},
+    {"trim", "(none)|1-254", "cut a uniform border; the value is the colour distance threshold (default 10)"},
+    {"lossless", "(none)|true|false", "lossless WebP or AVIF (ignored for other formats)"},
+    {"progressive", "(none)|true|false", "progressive JPEG or interlaced PNG (ignored for other formats)"},
+    {"p", "a preset name", "a named parameter set from --presets; parameters beside it override it"},
+    {"meta", "(none)",
+     "JSON about the original: size, format, frames, alpha, colour, ThumbHash (also f=json)"},
 }};
 
 // The parameters of a signed URL (request/url_guards.h): they say who may ask, never what

@@ -8,7 +8,14 @@ Encoded make_variant(std::string_view original, const ImageRequest& request, con
   const SourceInfo source = probe(original, limits);
   // The format follows from the source's traits (alpha, animation) when not asked for.
   const Format output = request.format ? *request.format : choose_format(accepted, source);
-  return transform(original, source, {request.geometry, output, request.quality}, limits, quality, deadline);
+  // q=avif:60,webp:75 becomes the one quality of the format chosen.
+  const int requested = requested_quality(output, request.quality, request.quality_for);
+  return transform(original, source, {request.geometry, output, requested, request.effects, request.options},
+                   limits, quality, deadline);
+}
+
+std::string describe_original(std::string_view original, const Limits& limits, Deadline deadline) {
+  return describe(original, probe(original, limits), deadline);
 }
 
 }  // namespace imageflex

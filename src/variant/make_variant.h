@@ -18,4 +18,7 @@ namespace imageflex {
 Encoded make_variant(std::string_view original, const ImageRequest& request, const AcceptedFormats& accepted,
                      const Limits& limits, const Quality& quality, Deadline deadline);
 
+// ?meta: probe(), then describe() (image/pipeline.h): JSON about the original.
+std::string describe_original(std::string_view original, const Limits& limits, Deadline deadline);
+
 }  // namespace imageflex

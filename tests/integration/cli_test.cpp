@@ -58,6 +58,8 @@ TEST(CliTest, BadConfigurationFailsAtStartNamingTheSetting) {
       {{"--root", "/no/such/folder"}, {}, "root"},
       {{"--storage", "s3://"}, {}, "bucket"},
       {{"--frobnicate", "1"}, {}, "frobnicate"},
+      {{"--presets", "/no/such/presets.conf"}, {}, "invalid presets: /no/such/presets.conf"},
+      {{"--presets-only", "true"}, {}, "presets-only"},
   };
   for (const auto& row : table) {
     std::vector<std::string> argv = {imageflex_binary(), "serve"};

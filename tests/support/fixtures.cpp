@@ -216,6 +216,22 @@ void write_fixtures(const std::string& dir) {
       save(side_by_side(side_by_side(solid(300, 300, kRed), solid(300, 300, kGreen)), solid(300, 300, kBlue)),
            ".jpg", VImage::option()->set("Q", 90)));
 
+  // bordered: 300x200 white around a 200x100 centre, red left | blue right: trim leaves
+  // the centre. checks: 128x128 grey checkerboard (96 and 160) of 4-pixel squares, all
+  // high frequency: blur flattens it, sharpen pushes it apart.
+  put("bordered.png",
+      save(side_by_side(solid(100, 100, kRed), solid(100, 100, kBlue))
+               .embed(50, 50, 300, 200,
+                      VImage::option()->set("extend", VIPS_EXTEND_BACKGROUND)->set("background", 255.0)),
+           ".png"));
+  const VImage xy = VImage::xyz(8, 8);
+  const VImage square =
+      (xy.extract_band(0) / 4).cast(VIPS_FORMAT_INT) + (xy.extract_band(1) / 4).cast(VIPS_FORMAT_INT);
+  VImage pattern = ((square % 2) * 64 + 96).cast(VIPS_FORMAT_UCHAR).replicate(16, 16);
+  put("checks.png", save(pattern.bandjoin({pattern, pattern})
+                             .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB)),
+                         ".png"));
+
   // portrait_exif6: upright it is 300x200, red left | blue right; stored rotated a quarter
   // turn anticlockwise with EXIF orientation 6 ("rotate 90 clockwise to view").
   VImage upright = side_by_side(solid(150, 200, kRed), solid(150, 200, kBlue));

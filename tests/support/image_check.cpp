@@ -124,4 +124,21 @@ double colour_distance(const std::vector<double>& a, const std::vector<double>& 
   return worst;
 }
 
+double edge_energy(const std::string& bytes) {
+  VImage grey = load_all(bytes).colourspace(VIPS_INTERPRETATION_B_W).extract_band(0).cast(VIPS_FORMAT_FLOAT);
+  const int width = grey.width();
+  const int height = grey.get_typeof("page-height") ? grey.get_int("page-height") : grey.height();
+  VImage left = grey.extract_area(0, 0, width - 1, height);
+  VImage right = grey.extract_area(1, 0, width - 1, height);
+  return (left - right).abs().avg();
+}
+
+double max_pixel_difference(const std::string& a, const std::string& b) {
+  VImage first = load_all(a).colourspace(VIPS_INTERPRETATION_sRGB);
+  VImage second = load_all(b).colourspace(VIPS_INTERPRETATION_sRGB);
+  if (first.width() != second.width() || first.height() != second.height() || first.bands() != second.bands())
+    return -1;
+  return (first.cast(VIPS_FORMAT_FLOAT) - second.cast(VIPS_FORMAT_FLOAT)).abs().max();
+}
+
 }  // namespace imageflex::test

@@ -45,4 +45,12 @@ std::string builtin_cmyk_profile();
 // Largest per-band difference between two colours.
 double colour_distance(const std::vector<double>& a, const std::vector<double>& b);
 
+// High-frequency energy: the mean absolute difference between horizontally adjacent
+// pixels of the first frame in grey. A blur lowers it; sharpening raises it.
+double edge_energy(const std::string& bytes);
+
+// The largest difference of any band of any pixel between two decoded images of the same
+// size (both as 8-bit sRGB); -1 when their sizes or bands differ.
+double max_pixel_difference(const std::string& a, const std::string& b);
+
 }  // namespace imageflex::test

@@ -129,13 +129,16 @@ TEST(AcceptTableTest, TheEdgeKeepsExactlyTheParametersTheParserReads) {
 
   // And the parser really reads each of them (a valid value makes a variant or a 400 for a bad one)...
   const std::map<std::string, std::string> valid = {
-      {"w", "10"},      {"h", "10"},    {"fit", "contain"}, {"enlarge", "1"},     {"f", "png"},
-      {"q", "50"},      {"pos", "top"}, {"fp", "0.2,0.8"},  {"dpr", "2"},         {"bg", "ff0000"},
-      {"rotate", "90"}, {"flip", "1"},  {"flop", "1"},      {"crop", "0,0,10,10"}};
+      {"w", "10"},          {"h", "10"},      {"fit", "contain"}, {"enlarge", "1"}, {"f", "png"},
+      {"q", "50"},          {"blur", "5"},    {"sharpen", "0.5"}, {"trim", "10"},   {"lossless", "1"},
+      {"progressive", "1"}, {"p", "thumb"},   {"meta", ""},       {"pos", "top"},   {"fp", "0.2,0.8"},
+      {"dpr", "2"},         {"bg", "ff0000"}, {"rotate", "90"},   {"flip", "1"},    {"flop", "1"},
+      {"crop", "0,0,10,10"}};
+  const Presets presets = parse_presets("thumb: w=200", "test", 8192);
   for (const auto& name : parser) {
     ASSERT_TRUE(valid.count(name)) << "no sample value for " << name;
-    EXPECT_THROW(parse_request("/a.jpg?" + name + "=bogus-value", 8192), Error) << name;
-    EXPECT_NO_THROW(parse_request("/a.jpg?" + name + "=" + valid.at(name), 8192)) << name;
+    EXPECT_THROW(parse_request("/a.jpg?" + name + "=bogus-value", 8192, presets), Error) << name;
+    EXPECT_NO_THROW(parse_request("/a.jpg?" + name + "=" + valid.at(name), 8192, presets)) << name;
   }
   // ...and ignores names that are not in the list.
   for (const char* other : {"width", "W", "format", "quality", "fm", "x"}) {

@@ -2,7 +2,8 @@
 //
 // Normalises the request before CloudFront computes its cache key, so that the key holds
 // only what changes the image:
-//   - the query keeps only the service's own parameters, under their plain names (a signed
+//   - the query keeps only the service's own parameters, under their plain names and in one
+//     order (the cache policy keys on every query string that is left; a signed
 //     URL's s and exp too: each signature is then its own cache entry, so no unsigned request
 //     is ever answered from a signed one's);
 //   - Accept is collapsed to one of three classes (avif, webp, other) and rewritten to that
@@ -13,7 +14,7 @@
 
 // The parameters src/request/parameters.h lists (tests compare): kImageParameters,
 // which make the image, then kSignatureParameters, which a signed URL carries to the service.
-var QUERY_PARAMETERS = ['w', 'h', 'fit', 'enlarge', 'f', 'q', 'pos', 'fp', 'dpr', 'bg', 'rotate', 'flip', 'flop', 'crop', 'exp', 's'];
+var QUERY_PARAMETERS = ['w', 'h', 'fit', 'enlarge', 'f', 'q', 'pos', 'fp', 'dpr', 'bg', 'rotate', 'flip', 'flop', 'crop', 'blur', 'sharpen', 'trim', 'lossless', 'progressive', 'p', 'meta', 'exp', 's'];
 
 // What each class is rewritten to (tests/data/accept_classes.tsv, canonical_accept() in C++).
 var CANONICAL_ACCEPT = {
@@ -85,7 +86,13 @@ function handler(event) {
     var values = (kept[name] ? valuesOf(kept[name]) : []).concat(valuesOf(request.querystring[raw]));
     kept[name] = values.length === 1 ? { value: values[0].value } : { value: values[0].value, multiValue: values };
   }
-  request.querystring = kept;
+  // In QUERY_PARAMETERS' order, whatever the URL's: the cache policy keys on all query
+  // strings (only ours are left), so two orders of one request stay one cache entry.
+  var ordered = {};
+  for (var i = 0; i < QUERY_PARAMETERS.length; i++) {
+    if (kept[QUERY_PARAMETERS[i]]) ordered[QUERY_PARAMETERS[i]] = kept[QUERY_PARAMETERS[i]];
+  }
+  request.querystring = ordered;
 
   // Several Accept headers are one list, as HTTP joins them.
   var accept = request.headers.accept;

@@ -165,7 +165,9 @@ export class ImageFlexStack extends Stack {
     // send them only after its Accept-CH, so keying on them costs nothing when it is off.
     const cachePolicy = new cloudfront.CachePolicy(this, 'CachePolicy', {
       comment: 'Image Flex: our query parameters, the collapsed Accept and the client hints',
-      queryStringBehavior: cloudfront.CacheQueryStringBehavior.allowList(...queryParameters()),
+      // All query strings: the function keeps only ours, in one order, so this is the same
+      // key as an allow-list, without CloudFront's quota of 10 names per cache policy.
+      queryStringBehavior: cloudfront.CacheQueryStringBehavior.all(),
       headerBehavior: cloudfront.CacheHeaderBehavior.allowList('Accept', 'Sec-CH-DPR', 'Sec-CH-Width'),
       cookieBehavior: cloudfront.CacheCookieBehavior.none(),
       enableAcceptEncodingGzip: false,

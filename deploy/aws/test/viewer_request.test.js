@@ -97,6 +97,20 @@ test('only our query parameters are kept, under their decoded names', () => {
   });
 });
 
+test('the kept parameters come in one order, whatever the URL\'s, so the cache key does not split', () => {
+  const handler = loadHandler();
+  const a = handler(viewerRequest({ f: { value: 'webp' }, x: { value: '1' }, w: { value: '300' }, blur: { value: '5' } }, {}));
+  const b = handler(viewerRequest({ blur: { value: '5' }, w: { value: '300' }, f: { value: 'webp' } }, {}));
+  assert.deepEqual(Object.keys(a.querystring), ['w', 'f', 'blur']);
+  assert.equal(JSON.stringify(a.querystring), JSON.stringify(b.querystring));
+});
+
+test('a parameter without a value (?meta, ?lossless) is kept, still without one', () => {
+  const handler = loadHandler();
+  const request = handler(viewerRequest({ meta: { value: '' }, lossless: { value: '' }, x: { value: '' } }, {}));
+  assert.deepEqual(request.querystring, { meta: { value: '' }, lossless: { value: '' } });
+});
+
 test('a repeated parameter reaches the service repeated (its 400), also when spelled two ways', () => {
   const handler = loadHandler();
   const repeated = handler(
