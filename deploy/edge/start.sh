@@ -66,7 +66,9 @@ fi
 
 # ---- the canonical query, from the parser's own list --------------------------------
 # `imageflex params` prints every query parameter the parser reads. Each becomes
-# "name=value" when given (non-empty), in that order; everything else is dropped. The
+# "name=value" when given (also "name=" when given without a value, as ?meta or
+# ?lossless: $arg_ cannot tell that from absent, so $args is matched for the name), in
+# that order; everything else is dropped. The
 # result is both the URI sent to a node and the cache key, so no parameter can be
 # read by a node yet missing from the key.
 params=$("$BINARY" params) || { log "$BINARY params failed"; exit 1; }
@@ -76,7 +78,8 @@ params=$("$BINARY" params) || { log "$BINARY params failed"; exit 1; }
   parts=""
   for name in $params; do
     [[ "$name" =~ ^[a-z][a-z0-9_]*$ ]] || { log "unexpected parameter name '$name'"; exit 1; }
-    echo "map \$arg_$name \$if_query_$name { \"\" \"\"; default \"&$name=\$arg_$name\"; }"
+    echo "map \$args \$if_given_$name { \"~(^|&)$name(=|&|\$)\" 1; default \"\"; }"
+    echo "map \$if_given_$name \$if_query_$name { \"\" \"\"; default \"&$name=\$arg_$name\"; }"
     parts+="\$if_query_$name"
   done
   echo "map \"$parts\" \$if_canonical_query { \"\" \"\"; \"~^&(?<if_query>.*)\$\" \"?\$if_query\"; }"

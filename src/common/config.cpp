@@ -471,36 +471,37 @@ ResolvedConfig resolve_config(const std::map<std::string, std::string>& flags,
   if (config.require_signing && config.url_guards.signing.keys.empty()) {
     throw std::invalid_argument("require-signing is on (environment " + config.env +
                                 ") but sign-keys is empty: set IF_SIGN_KEYS");
-    if (!config.presets_file.empty()) {
-      const bool only = config.presets.only;
-      try {
-        config.presets = load_presets(config.presets_file, config.limits.max_output_dimension);
-      } catch (const Error& error) {
-        throw std::invalid_argument(std::string("invalid presets: ") + error.what());
-      }
-      config.presets.only = only;
-    } else if (config.presets.only) {
-      throw std::invalid_argument("invalid presets-only: true needs a presets file");
-    }
-    if (const auto home = environment.find("HOME"); home != environment.end()) config.aws.home = home->second;
-    if (config.workers == 0) {
-      config.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    }
-    return resolved;
   }
+  if (!config.presets_file.empty()) {
+    const bool only = config.presets.only;
+    try {
+      config.presets = load_presets(config.presets_file, config.limits.max_output_dimension);
+    } catch (const Error& error) {
+      throw std::invalid_argument(std::string("invalid presets: ") + error.what());
+    }
+    config.presets.only = only;
+  } else if (config.presets.only) {
+    throw std::invalid_argument("invalid presets-only: true needs a presets file");
+  }
+  if (const auto home = environment.find("HOME"); home != environment.end()) config.aws.home = home->second;
+  if (config.workers == 0) {
+    config.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
+  return resolved;
+}
 
-  Config load_config(const std::map<std::string, std::string>& flags,
-                     const std::map<std::string, std::string>& environment) {
-    return resolve_config(flags, environment).config;
-  }
+Config load_config(const std::map<std::string, std::string>& flags,
+                   const std::map<std::string, std::string>& environment) {
+  return resolve_config(flags, environment).config;
+}
 
-  std::map<std::string, std::string> settings_environment() {
-    std::map<std::string, std::string> result;
-    for (const auto& s : table()) {
-      if (const char* value = std::getenv(s.info.env.c_str())) result[s.info.env] = value;
-    }
-    if (const char* home = std::getenv("HOME")) result["HOME"] = home;
-    return result;
+std::map<std::string, std::string> settings_environment() {
+  std::map<std::string, std::string> result;
+  for (const auto& s : table()) {
+    if (const char* value = std::getenv(s.info.env.c_str())) result[s.info.env] = value;
   }
+  if (const char* home = std::getenv("HOME")) result["HOME"] = home;
+  return result;
+}
 
 }  // namespace imageflex

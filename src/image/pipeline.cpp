@@ -370,7 +370,9 @@ Encoded transform(std::string_view bytes, const SourceInfo& source, const Transf
           return frame.extract_area(plan.crop_origin.x, plan.crop_origin.y, plan.crop.width,
                                     plan.crop.height);
         }
-        return frame.smartcrop(
+        // Smart crop reads the picture more than once, which a sequential decode cannot
+        // serve ("out of order read"): it gets the resized frame from memory.
+        return frame.copy_memory().smartcrop(
             plan.crop.width, plan.crop.height,
             VImage::option()->set("interesting", focus == Focus::kAttention ? VIPS_INTERESTING_ATTENTION
                                                                             : VIPS_INTERESTING_ENTROPY));
@@ -444,7 +446,7 @@ std::string describe(std::string_view bytes, const SourceInfo& source, Deadline 
   Watchdog watchdog{deadline};
   try {
     // The first frame, upright, small enough for ThumbHash, as 8-bit sRGB with alpha.
-    VImage image = decode_resized(bytes, source, plan, 1);
+    VImage image = decode_resized(bytes, source, plan.resize, 1);
     if (!image.has_alpha()) image = image.bandjoin_const({255.0});
     vips_image_set_progress(image.get_image(), TRUE);
     std::string rgba;

@@ -196,6 +196,17 @@ TEST_F(EdgeTest, ShieldsRealTrafficFromAttacks) {
       "/" + kSpaceKey + "?w=50&fit=cover&h=50",
       marketing_url,
       "/landscape.jpg?w=240&ref=https%3A%2F%2Fshop.example.com%2Fprodukte%3Fseite%3D2",
+      // The rest of the URL API, which the CRS must not take for an attack either.
+      "/landscape.jpg?w=200&h=200&fit=cover&pos=attention",
+      "/landscape.jpg?w=200&h=100&fp=0.25,0.75",
+      "/landscape.jpg?w=150&dpr=2.5",
+      "/logo.png?w=200&h=100&fit=contain&bg=ff000080",
+      "/landscape.jpg?w=100&rotate=270&flip=true&flop=1",
+      "/landscape.jpg?crop=10,20,300,200&w=150",
+      "/landscape.jpg?w=32&blur=5",
+      "/landscape.jpg?w=200&sharpen=1.5&q=avif:60,webp:75,jpeg:80",
+      "/logo.png?trim&w=100&lossless",
+      "/landscape.jpg?w=200&f=jpeg&progressive",
   };
   int passed = 0;
   for (const auto& browser : kBrowsers) {
@@ -332,6 +343,8 @@ TEST_F(EdgeTest, CachesLikeTheServiceAndSurvivesNodes) {
   // node is down below is stale-serving, not a fresh hit.
   auto env = kRateLimit;
   env["IF_CACHE_CONTROL_ORIGINAL"] = "public, max-age=1";
+  // The nodes honour client hints here, so the edge must key on them.
+  env["IF_CLIENT_HINTS"] = "true";
   ASSERT_NO_FATAL_FAILURE(start_edge(env));
   if (IsSkipped()) return;
   HttpClient client(tls());
@@ -390,7 +403,27 @@ TEST_F(EdgeTest, CachesLikeTheServiceAndSurvivesNodes) {
     auto response = client.get(edge_ + "/logo.png?" + query, {kBrowserAgent});
     EXPECT_NE(response.header("x-edge-cache"), "HIT") << name << " is not in the edge's cache key";
     EXPECT_EQ(node_requests_for(dir_, "/logo.png?" + query), 1) << name << " did not reach a node as sent";
+    // Given without a value (?meta, ?lossless, ?trim): still in the key, and sent on as "name=".
+    if (name == "w") continue;
+    response = client.get(edge_ + "/logo.png?w=40&" + name, {kBrowserAgent});
+    EXPECT_NE(response.header("x-edge-cache"), "HIT") << name << " without a value is not in the key";
+    EXPECT_EQ(node_requests_for(dir_, "/logo.png?w=40&" + name + "="), 1)
+        << name << " without a value was dropped";
   }
+  // ?meta through the edge is the JSON, not the image.
+  auto meta = client.get(edge_ + "/landscape.jpg?meta", {kBrowserAgent});
+  EXPECT_EQ(meta.status, 200);
+  EXPECT_EQ(meta.header("content-type"), "application/json") << meta.body.substr(0, 200);
+
+  // ---- client hints: the nodes size by Sec-CH-DPR, so the edge keys on it --------------
+  const std::vector<std::string> dpr2 = {kBrowserAgent, "Sec-CH-DPR: 2"};
+  auto plain = client.get(edge_ + "/landscape.jpg?w=90&f=png", {kBrowserAgent});
+  auto doubled = client.get(edge_ + "/landscape.jpg?w=90&f=png", dpr2);
+  ASSERT_EQ(plain.status, 200);
+  ASSERT_EQ(doubled.status, 200);
+  EXPECT_EQ(decode(plain.body).width, 90);
+  EXPECT_EQ(decode(doubled.body).width, 180) << "the DPR 1 copy was served for DPR 2";
+  EXPECT_EQ(client.get(edge_ + "/landscape.jpg?w=90&f=png", dpr2).header("x-edge-cache"), "HIT");
 
   // ---- a node killed under load: no request fails -------------------------------------
   // 4 clients (each its own address, so the rate limit never delays them much), each one

@@ -29,6 +29,19 @@ TEST_P(GeometryApiTest, PosKeepsTheNamedSide) {
   expect_image(get("/portrait_exif6.jpg?w=100&h=200&pos=attention&f=png"), "pngload", 100, 200);
 }
 
+TEST_P(GeometryApiTest, SmartCropKeepsTheDetail) {
+  // busy_right.png is flat grey with a checkerboard (edge energy 16) as its right third:
+  // a centred box sees only grey, libvips' smart crop moves the box onto the detail.
+  auto centred = get("/busy_right.png?w=128&h=128&f=png");
+  expect_image(centred, "pngload", 128, 128);
+  EXPECT_LT(edge_energy(centred.body), 1.0);
+  for (const std::string pos : {"entropy", "attention"}) {
+    auto smart = get("/busy_right.png?w=128&h=128&f=png&pos=" + pos);
+    expect_image(smart, "pngload", 128, 128);
+    EXPECT_GT(edge_energy(smart.body), 8.0) << "pos=" << pos << " did not move onto the detail";
+  }
+}
+
 TEST_P(GeometryApiTest, RotateSwapsTheSidesAndMovesTheHalves) {
   // Clockwise by 90: the left (red) half becomes the top.
   auto rotated = get("/portrait_exif6.jpg?rotate=90&f=png");
@@ -59,6 +72,11 @@ TEST_P(GeometryApiTest, BackgroundFillsTheLetterbox) {
   expect_image(boxed, "pngload", 300, 300);
   expect_colour(boxed.body, 10, 5, 280, 30, kGreen, "letterbox top band");
   expect_colour(boxed.body, 10, 60, 100, 100, kRed, "picture");
+  // Alpha flattened into JPEG lands on bg=: alpha.png's transparent right half turns green.
+  auto flattened = get("/alpha.png?f=jpeg&bg=14c814");
+  expect_image(flattened, "jpegload", 200, 100);
+  expect_colour(flattened.body, 10, 10, 70, 80, kRed, "opaque half");
+  expect_colour(flattened.body, 120, 10, 70, 80, kGreen, "transparent half, flattened onto bg");
 }
 
 TEST_P(GeometryApiTest, DprMultipliesAndIsTheSameVariant) {

@@ -228,9 +228,14 @@ void write_fixtures(const std::string& dir) {
   const VImage square =
       (xy.extract_band(0) / 4).cast(VIPS_FORMAT_INT) + (xy.extract_band(1) / 4).cast(VIPS_FORMAT_INT);
   VImage pattern = ((square % 2) * 64 + 96).cast(VIPS_FORMAT_UCHAR).replicate(16, 16);
-  put("checks.png", save(pattern.bandjoin({pattern, pattern})
-                             .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB)),
-                         ".png"));
+  // (bandjoin({pattern, pattern}) would make two bands, grey and alpha, not three.)
+  const VImage checks = pattern.bandjoin(pattern).bandjoin(pattern).copy(
+      VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
+  put("checks.png", save(checks, ".png"));
+  // busy_right: 384x128, flat grey with the checkerboard as its right third: smart crop
+  // (pos=entropy, pos=attention) keeps the detail, a centred cover crop only grey.
+  const double kGrey[3] = {128, 128, 128};
+  put("busy_right.png", save(side_by_side(solid(256, 128, kGrey), checks), ".png"));
 
   // portrait_exif6: upright it is 300x200, red left | blue right; stored rotated a quarter
   // turn anticlockwise with EXIF orientation 6 ("rotate 90 clockwise to view").
