@@ -103,6 +103,7 @@ printf '%s\n' "${settings[@]}" | grep -qx "IF_ROOT=$store" || fail "the settings
 
 chmod 755 "$tmp"  # the unprivileged user runs the installed binary from under it
 source_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck disable=SC2016 # the inner shell expands its own arguments
 unshare --mount --propagation private --fork --kill-child -- sh -c '
   store=$1 original=$2; shift 2
   mount -t tmpfs -o mode=0755 imageflex-test /var/lib && mkdir -p "$store" &&
