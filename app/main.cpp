@@ -278,16 +278,13 @@ int main(int argc, char** argv) {
     if (command == "convert") return convert(rest);
     if (command == "sign") return sign(rest);
     if (command == "params") return print_params();
-    if (command == "lambda") {
-      return run_lambda([&] { return load_config(parse_flags(rest), settings_environment()); });
-    }
-
+    // As `serve`: the profile of --env / IF_ENV, and the environment named in every log line.
+    if (command == "lambda") return run_lambda([&] { return load_settings(rest); });
     if (command == "warm") return warm(rest);
     if (command == "config") {
       std::cout << config_report(resolve_config(parse_flags(rest), settings_environment()));
       return 0;
     }
-    if (command == "lambda") return run_lambda([&] { return load_settings(rest); });
     std::cerr << "imageflex: unknown command '" << command << "' (try --help)\n";
     return 2;
   } catch (const Error& error) {

@@ -10,6 +10,9 @@
 #                                      libvips looks with VIPSHOME=/var/task/lib: $VIPSHOME/ + the last
 #                                      part of its build-time libdir + /vips-modules-MAJOR.MINOR
 #   certs/ca-certificates.crt          Debian's CA bundle, for HTTPS to S3
+#   config/dev.toml, staging.toml, prod.toml
+#                                      the environment profiles: the stack sets IF_ENV to its
+#                                      environment and IF_CONFIG_DIR=/var/task/config
 #
 # bootstrap's interpreter is /var/task/lib/ld-linux-x86-64.so.2 (Lambda unpacks to /var/task)
 # and every ELF file finds its libraries through DT_RPATH ($ORIGIN-relative). RPATH, not
@@ -19,6 +22,7 @@
 set -euo pipefail
 binary=$1
 out=$2
+source_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 started=$(date +%s)
 task_root=/var/task
 max_unzipped=$((250 * 1024 * 1024))
@@ -35,12 +39,13 @@ done
 stage=$out/bundle
 zip_file=$out/imageflex-lambda.zip
 rm -rf "$stage" "$zip_file"
-mkdir -p "$stage/lib/$vips_modules" "$stage/certs"
+mkdir -p "$stage/lib/$vips_modules" "$stage/certs" "$stage/config"
 
 # Debug information stays in the build tree; it is most of the binary's size.
 objcopy --strip-debug "$binary" "$stage/bootstrap"
 for module in "${modules[@]}"; do cp "$module" "$stage/lib/$vips_modules/"; done
 cp "$ca_bundle" "$stage/certs/ca-certificates.crt"
+cp "$source_dir"/config/{dev,staging,prod}.toml "$stage/config/"
 
 # The libraries, as Debian's own loader resolves them (file contents, under their sonames).
 loader=

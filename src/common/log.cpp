@@ -23,7 +23,12 @@ std::string to_json(const Json& value) {
 }
 
 void log_line(const Json& object) {
-  write_line(stdout, to_json(object));
+  std::string line = to_json(object);
+  // The environment leads every line, so the logs of dev, staging and prod can share a sink.
+  if (!environment_name.empty() && object.is_object() && !object.contains("env")) {
+    line.insert(1, "\"env\":" + to_json(environment_name) + (object.empty() ? "" : ","));
+  }
+  write_line(stdout, std::move(line));
 }
 
 void log_event(std::string_view level, std::string_view message) {

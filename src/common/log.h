@@ -22,14 +22,15 @@ using Json = nlohmann::ordered_json;  // keys stay in the order they were added
 std::string to_json(const Json& value);
 
 // Writes one object as a line on stdout atomically (whole lines never interleave):
-// the access log.
+// the access log. Once set_log_environment() has named the environment, the line starts
+// with "env" (unless the object has one).
 void log_line(const Json& object);
 
 // {"level":"...","env":"...","msg":"..."} on stderr, for start-up, warnings and internal
 // errors; "env" once set_log_environment() has named the environment (dev, staging, prod).
 void log_event(std::string_view level, std::string_view message);
 
-// Names the environment in every log_event line from now on (set once, at start).
+// Names the environment in every log_event and log_line line from now on (set once, at start).
 void set_log_environment(std::string name);
 
 // Keeps a flood of identical warnings (libtiff can warn once per strip, on every read

@@ -10,7 +10,7 @@
 namespace imageflex {
 namespace {
 
-std::string read_file(const char* path) {
+std::string read_file(const std::string& path) {
   std::ifstream in(path);
   std::ostringstream text;
   text << in.rdbuf();
@@ -118,8 +118,28 @@ std::uint64_t parse_mem_total(const std::string& meminfo) {
   return 0;
 }
 
+std::uint64_t cgroup_memory_limit(const std::string& proc_self_cgroup,
+                                  const std::function<std::string(const std::string& path)>& read) {
+  std::istringstream lines(proc_self_cgroup);
+  std::string path;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("0::/", 0) == 0) path = line.substr(3);
+  }
+  if (path.empty()) return 0;  // no cgroup v2 (a v1 or hybrid host without it)
+  std::uint64_t limit = 0;
+  // A parent's limit binds its children too (a slice's MemoryMax= over the service's).
+  for (;;) {
+    const std::uint64_t here =
+        parse_memory_max(read("/sys/fs/cgroup" + (path == "/" ? "" : path) + "/memory.max"));
+    if (here != 0 && (limit == 0 || here < limit)) limit = here;
+    if (path == "/") return limit;
+    const auto slash = path.rfind('/');
+    path = slash == 0 ? "/" : path.substr(0, slash);
+  }
+}
+
 std::uint64_t default_memory_budget(std::uint64_t memory_cache_bytes) {
-  std::uint64_t memory = parse_memory_max(read_file("/sys/fs/cgroup/memory.max"));
+  std::uint64_t memory = cgroup_memory_limit(read_file("/proc/self/cgroup"), read_file);
   if (memory == 0) memory = parse_mem_total(read_file("/proc/meminfo"));
   if (memory == 0) memory = 1ull << 30;  // neither readable: assume a small machine
   const std::uint64_t half = memory / 2;

@@ -73,9 +73,17 @@ class Admission {
   Clock::time_point last_release_{};
 };
 
-// The budget when none is set: half the memory the process may use (the cgroup's
-// memory.max, else MemTotal from /proc/meminfo), at least the memory cache plus 128 MiB.
+// The budget when none is set: half the memory the process may use (its cgroup's memory
+// limit, else MemTotal from /proc/meminfo), at least the memory cache plus 128 MiB.
 std::uint64_t default_memory_budget(std::uint64_t memory_cache_bytes);
+
+// The smallest cgroup v2 memory.max over the process's cgroup and its parents, from
+// /proc/self/cgroup's "0::PATH" line; 0 when none is set. A systemd service sees the whole
+// tree (its MemoryMax= is /sys/fs/cgroup/system.slice/NAME.service/memory.max), a container
+// with its own cgroup namespace sees "0::/" and its limit at /sys/fs/cgroup/memory.max.
+// `read` returns a file's text ("" when absent). Split out to be tested.
+std::uint64_t cgroup_memory_limit(const std::string& proc_self_cgroup,
+                                  const std::function<std::string(const std::string& path)>& read);
 
 // The limit in a cgroup v2 memory.max text ("max" or bytes), or in /proc/meminfo's
 // MemTotal line (kB); 0 when the text holds none. Split out to be tested.

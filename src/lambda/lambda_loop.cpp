@@ -123,6 +123,7 @@ int run_lambda(const std::function<Config()>& load_config) {
   Handler handler(*config, *storage);
   log_line(Json{{"level", "info"},
                 {"msg", "lambda runtime ready"},
+                {"profile", config->profile},
                 {"storage", storage->describe()},
                 {"mode", config->lambda_streaming ? "stream" : "buffered"}});
 

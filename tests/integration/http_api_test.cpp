@@ -194,9 +194,9 @@ TEST_P(HttpApiTest, HealthStatsAndAccessLog) {
   auto stats = get("/_imageflex/stats");
   EXPECT_EQ(stats.header("content-type"), "application/json");
   EXPECT_EQ(service().stat("transforms"), 1);
-  // One JSON access-log line per request.
+  // One JSON access-log line per request, led by the environment.
   const std::string line =
-      R"(\{"time":[0-9]+,"method":"GET","path":"/landscape.jpg\?w=64&f=png","status":200,"bytes":[0-9]+,)"
+      R"(\{"env":"dev","time":[0-9]+,"method":"GET","path":"/landscape.jpg\?w=64&f=png","status":200,"bytes":[0-9]+,)"
       R"("duration_ms":[0-9.]+,"cache":"miss"\})";
   EXPECT_TRUE(service().server().wait_for_output(line)) << service().server().output();
 }

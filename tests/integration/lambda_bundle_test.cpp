@@ -1,7 +1,8 @@
 // The exact zip `make lambda` builds, unpacked at /var/task in a chroot that holds nothing
 // else (no /usr, no /lib: none of Debian's libraries), started with an empty environment
 // plus what Lambda sets, in a private mount namespace; it must serve JPEG, WebP and AVIF
-// variants from the Swift bucket through the Runtime API emulator.
+// variants from the Swift bucket through the Runtime API emulator, with the environment's
+// profile read from the zip and the environment named in its logs.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -50,6 +51,7 @@ TEST(LambdaBundleTest, TheZipAloneServesJpegWebpAndAvif) {
       "AWS_ACCESS_KEY_ID=" + swift.env().at("AWS_ACCESS_KEY_ID"),
       "AWS_SECRET_ACCESS_KEY=" + swift.env().at("AWS_SECRET_ACCESS_KEY"),
       "AWS_SESSION_TOKEN=", "IF_S3_ENDPOINT=" + swift.env().at("IF_S3_ENDPOINT"), "IF_STORAGE=s3://" + bucket,
+      "IF_ENV=staging", "IF_CONFIG_DIR=/var/task/config", "IF_ACCESS_LOG=true", "IF_PLAYGROUND=false",
       // The mounts live and die with the namespace; --kill-child stops bootstrap with the test.
       "/usr/bin/unshare", "--mount", "--fork", "--kill-child", "/bin/sh", "-c",
       "set -e; cd '" + root +
@@ -64,6 +66,12 @@ TEST(LambdaBundleTest, TheZipAloneServesJpegWebpAndAvif) {
     remove_tree(root);
     FAIL() << error.what();
   }
+
+  // The profile came from the zip (a missing one would have stopped the start), and the
+  // environment leads every line from here on.
+  EXPECT_TRUE(lambda->wait_for_output(
+      R"(\{"env":"staging","level":"info","msg":"lambda runtime ready","profile":"/var/task/config/staging.toml")"))
+      << lambda->output();
 
   struct Case {
     std::string path, query, loader;
@@ -97,6 +105,9 @@ TEST(LambdaBundleTest, TheZipAloneServesJpegWebpAndAvif) {
       EXPECT_TRUE(d.alpha) << "transparency survives";
     }
   }
+  EXPECT_TRUE(
+      lambda->wait_for_output(R"(\{"env":"staging","time":[0-9]+,"method":"GET","path":"/photo/alpha.png)"))
+      << lambda->output();
   lambda.reset();
   remove_tree(root);
 }

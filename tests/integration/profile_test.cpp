@@ -1,5 +1,7 @@
 // Environment profiles through the real binary: `imageflex config` says what is in effect
 // and where it came from; a bad profile stops the start naming file, line and setting.
+#include <sstream>
+
 #include "integration.h"
 
 namespace imageflex::test {
@@ -67,13 +69,35 @@ TEST(ProfileTest, ABadProfileStopsTheStartNamingFileLineAndSetting) {
   remove_tree(dir);
 }
 
-TEST(ProfileTest, TheEnvironmentIsNamedInTheLogs) {
-  const std::string dir = make_temp_dir();
-  write_file(dir + "/staging.toml", "access-log = false\n");
-  ServerProcess server({"--root", fixture_dir()}, {{"IF_ENV", "staging"}, {"IF_CONFIG_DIR", dir}});
-  EXPECT_TRUE(server.wait_for_output("\"env\":\"staging\"")) << server.output();
-  server.stop();
-  remove_tree(dir);
+// With the shipped staging profile, every JSON line the process writes (the start-up line,
+// the access log, events) and the metrics' build info name the environment.
+TEST(ProfileTest, TheEnvironmentIsNamedInLogsAndMetrics) {
+  ServiceUnderTest service(Backend::kFilesystem,
+                           {"--env", "staging", "--config-dir", source_dir() + "/config"});
+  expect_image(service.get("/landscape.jpg?w=64&f=png"), "pngload", 64, 48);
+  EXPECT_EQ(service.get("/missing.jpg").status, 404);
+  auto metrics = service.get("/_imageflex/metrics");
+  ASSERT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.body.find("imageflex_build_info{version=\"" + std::string(IMAGEFLEX_VERSION) +
+                              "\",env=\"staging\"} 1"),
+            std::string::npos)
+      << metrics.body;
+  ASSERT_TRUE(service.server().wait_for_output(R"("path":"/_imageflex/metrics")"))
+      << service.server().output();
+
+  const std::string output = service.server().output();
+  std::istringstream lines(output);
+  int json_lines = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line[0] != '{') continue;  // libvips may write plain text
+    ++json_lines;
+    EXPECT_NE(line.find(R"("env":"staging")"), std::string::npos) << line;
+  }
+  // The start-up line, and the access log of the three requests.
+  EXPECT_GE(json_lines, 4) << output;
+  EXPECT_NE(output.find(R"("env":"staging","time":)"), std::string::npos) << output;
+  EXPECT_NE(output.find(R"("profile":")" + source_dir() + "/config/staging.toml\""), std::string::npos)
+      << output;
 }
 
 }  // namespace

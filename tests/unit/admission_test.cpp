@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <thread>
 
 #include "common/error.h"
@@ -131,6 +132,42 @@ TEST(AdmissionTest, TheDefaultBudgetComesFromTheCgroupOrTheMachine) {
   EXPECT_EQ(parse_mem_total("MemFree: 1 kB\n"), 0u);
   const std::uint64_t budget = default_memory_budget(64 * kMiB);
   EXPECT_GE(budget, 64 * kMiB + 128 * kMiB) << "room for the cache and a transform";
+}
+
+// A systemd service is not in a cgroup namespace: /sys/fs/cgroup/memory.max is the root's,
+// which does not exist, and its MemoryMax= is in its own cgroup's folder.
+TEST(AdmissionTest, TheCgroupLimitIsTheProcessCgroupsOrAParentsSmaller) {
+  const std::map<std::string, std::string> files = {
+      {"/sys/fs/cgroup/system.slice/imageflex.service/memory.max", "2147483648\n"},
+      {"/sys/fs/cgroup/system.slice/memory.max", "max\n"},
+      {"/sys/fs/cgroup/small.slice/memory.max", "1073741824\n"},
+      {"/sys/fs/cgroup/small.slice/imageflex.service/memory.max", "2147483648\n"},
+      {"/sys/fs/cgroup/open.slice/imageflex.service/memory.max", "max\n"},
+  };
+  const auto read = [&](const std::string& path) {
+    const auto found = files.find(path);
+    return found == files.end() ? std::string() : found->second;
+  };
+  struct Row {
+    std::string proc_self_cgroup;
+    std::uint64_t limit;
+  };
+  const Row rows[] = {
+      {"0::/system.slice/imageflex.service\n", 2048 * kMiB},  // the unit's MemoryMax=2G
+      {"0::/small.slice/imageflex.service\n", 1024 * kMiB},   // its slice's is smaller
+      {"0::/open.slice/imageflex.service\n", 0},              // no limit anywhere
+      {"12:memory:/docker/x\n0::/\n", 0},                     // hybrid host, root: none
+      {"12:memory:/docker/x\n", 0},                           // cgroup v1 only
+      {"", 0},
+  };
+  for (const auto& row : rows) {
+    EXPECT_EQ(cgroup_memory_limit(row.proc_self_cgroup, read), row.limit) << row.proc_self_cgroup;
+  }
+  // A container in its own cgroup namespace: "0::/" and its limit at the top.
+  const auto container = [](const std::string& path) {
+    return path == "/sys/fs/cgroup/memory.max" ? std::string("536870912\n") : std::string();
+  };
+  EXPECT_EQ(cgroup_memory_limit("0::/\n", container), 512 * kMiB);
 }
 
 // The budget bounds the process: memory held outside transforms (at start, in the memory

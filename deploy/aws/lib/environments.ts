@@ -20,6 +20,12 @@ export interface EnvironmentSettings {
   readonly rateLimitPer5Minutes: number;
   /** CloudFront edge locations paid for. */
   readonly priceClass: PriceClass;
+  /**
+   * The Secrets Manager secret (made by hand, before the first deploy) whose value is the
+   * function's IF_SIGN_KEYS; set where the environment's profile has require-signing = true,
+   * which refuses to start without keys.
+   */
+  readonly signKeysSecret?: string;
 }
 
 export const ENVIRONMENTS: Readonly<Record<EnvironmentName, EnvironmentSettings>> = {
@@ -49,6 +55,7 @@ export const ENVIRONMENTS: Readonly<Record<EnvironmentName, EnvironmentSettings>
     removalPolicy: RemovalPolicy.RETAIN,
     rateLimitPer5Minutes: 5000,
     priceClass: PriceClass.PRICE_CLASS_ALL,
+    signKeysSecret: 'image-flex-prod/sign-keys',
   },
 };
 

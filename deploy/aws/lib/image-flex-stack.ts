@@ -2,7 +2,7 @@
 // the C++ service on Lambda behind a function URL, over a private S3 bucket. See docs/aws.md.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CfnOutput, Duration, Stack, StackProps, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, SecretValue, Stack, StackProps, Validations } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
@@ -41,6 +41,9 @@ export interface ImageFlexStackProps extends StackProps {
   readonly bundlePath: string;
   readonly domain?: CustomDomain;
 }
+
+/** Where the bundle's profiles are once Lambda has unpacked it (scripts/lambda_bundle.sh). */
+export const LAMBDA_PROFILE_DIR = '/var/task/config';
 
 /** The prefix under which the service keeps its variants (kReservedSegment in src/request/image_request.h). */
 const VARIANT_PREFIX = '_imageflex/';
@@ -136,6 +139,9 @@ export class ImageFlexStack extends Stack {
       role,
       logGroup,
       environment: {
+        // The environment's profile (config/ENV.toml, carried in the bundle) under these settings.
+        IF_ENV: props.environmentName,
+        IF_CONFIG_DIR: LAMBDA_PROFILE_DIR,
         IF_STORAGE: `s3://${this.bucket.bucketName}`,
         IF_ACCESS_LOG: 'true',
         // A request's own deadline, inside the invocation's (the runtime loop takes the smaller).
@@ -144,6 +150,11 @@ export class ImageFlexStack extends Stack {
         IF_LAMBDA_RESPONSE_MODE: 'stream',
         // No playground behind CloudFront: it lists the bucket (and the role may not list it).
         IF_PLAYGROUND: 'false',
+        // A dynamic reference, resolved by CloudFormation at deploy time: the keys are not in
+        // the template (they are in the function's configuration).
+        ...(settings.signKeysSecret
+          ? { IF_SIGN_KEYS: SecretValue.secretsManager(settings.signKeysSecret).unsafeUnwrap() }
+          : {}),
       },
     });
 

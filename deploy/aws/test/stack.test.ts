@@ -9,9 +9,11 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { buildApp, synthesizeChecked } from '../lib/app';
 import { ENVIRONMENTS, EnvironmentName } from '../lib/environments';
-import { queryParameters, VIEWER_REQUEST_FUNCTION } from '../lib/image-flex-stack';
+import { LAMBDA_PROFILE_DIR, queryParameters, VIEWER_REQUEST_FUNCTION } from '../lib/image-flex-stack';
 
 const STAND_IN = path.join(__dirname, 'stand-in-bundle');
+/** The environments' profiles, which the Lambda bundle carries to LAMBDA_PROFILE_DIR. */
+const REPO_CONFIG = path.join(__dirname, '..', '..', '..', 'config');
 
 type Resources = Record<string, { Type: string; Properties?: any; DeletionPolicy?: string }>;
 
@@ -115,13 +117,25 @@ for (const environmentName of Object.keys(ENVIRONMENTS) as EnvironmentName[]) {
       assert.equal(fn.Properties.Runtime, 'provided.al2023');
       assert.deepEqual(fn.Properties.Architectures, ['x86_64']);
       assert.equal(fn.Properties.MemorySize, settings.memoryMb);
-      assert.deepEqual(fn.Properties.Environment.Variables, {
+      const { IF_SIGN_KEYS: signKeys, ...variables } = fn.Properties.Environment.Variables;
+      assert.deepEqual(variables, {
+        IF_ENV: environmentName,
+        IF_CONFIG_DIR: LAMBDA_PROFILE_DIR,
         IF_STORAGE: { 'Fn::Join': ['', ['s3://', { Ref: bucket.id }]] },
         IF_ACCESS_LOG: 'true',
         IF_DEADLINE_MS: '25000',
         IF_LAMBDA_RESPONSE_MODE: 'stream',
         IF_PLAYGROUND: 'false',
       });
+      // The profile the bundle carries (scripts/lambda_bundle.sh copies config/) decides
+      // whether the function can start without keys: it gets them exactly when it needs them,
+      // as a reference to the secret, never the keys themselves.
+      const profile = fs.readFileSync(path.join(REPO_CONFIG, `${environmentName}.toml`), 'utf8');
+      if (/^require-signing\s*=\s*true\b/m.test(profile)) {
+        assert.equal(signKeys, `{{resolve:secretsmanager:${settings.signKeysSecret}:SecretString:::}}`);
+      } else {
+        assert.equal(signKeys, undefined);
+      }
       const logGroup = only(resources, 'AWS::Logs::LogGroup');
       assert.equal(logGroup.Properties.RetentionInDays, settings.logRetention);
       assert.deepEqual(fn.Properties.LoggingConfig, { LogGroup: { Ref: logGroup.id } });
