@@ -116,7 +116,8 @@ fi
 # Every CRS file but three that act only when configured, which crs-setup.conf does not
 # do: the application exclusions (903.9xxx, tx.crs_exclusions_*), IP reputation (910,
 # tx.high_risk_country_codes or an RBL) and DoS protection (912, tx.dos_burst_time_slice).
-# Loaded, they still cost ~6-11% of ModSecurity's time per request (docs/edge.md).
+# Loaded, they change no answer yet cost 5-10 % of ModSecurity's time per request
+# (docs/edge.md, "Where the edge's time goes").
 crs_includes() {
   local f
   for f in "$CRS_RULES"/*.conf; do
