@@ -11,7 +11,8 @@
 #        browser's headers (cookies, client hints, referrer): ModSecurity reads every header.
 #      Per run: req/s, latency, the serving processes' CPU per request (/proc: nginx's
 #      workers, or the node), and the connections the requests came on (nginx's access log:
-#      32 = keep-alive held; each new TLS connection is a full handshake).
+#      32 = keep-alive held; nginx closes one after 1,000 requests, and wrk's reconnections
+#      resume their TLS session: an abbreviated handshake).
 #   2. miss: BENCH_EDGE_MISSES (40) variants already in every node's memory, each asked once
 #      through the edge (an edge MISS: the edge's work + a hop to a node's memory hit) and
 #      to a node directly; one curl, one kept-alive connection each (its first request, which
@@ -90,7 +91,9 @@ header_of() {  # header_of NAME URL [curl args]: the response header's value
     awk -F': ' -v n="$name" 'tolower($1) == tolower(n) { print $2 }'
 }
 
-# One wrk run; appends "rps p50 p99 cpu_ms_per_request connections errors" to results[KEY].
+# One wrk run; appends "rps p50 p99 cpu_ms_per_request errors connections tls_handshakes
+# tls_resumed" to results[KEY] (the last three from nginx's access log: connection ids, and
+# the first request of each with its tls_resumed).
 # run_wrk KEY URL EXPECT DIR|- PID... [-- curl/wrk -H args]
 declare -A results=() commands=()
 run_wrk() {
@@ -109,27 +112,32 @@ run_wrk() {
   ticks0=$(cpu_ticks "${pids[@]}")
   report=$(wrk -t2 -c"$connections" -d"${duration}s" --latency "${headers[@]}" "$url")
   ticks1=$(cpu_ticks "${pids[@]}")
-  local requests conns=0
+  local requests conns="0 0 0"
   requests=$(awk '/requests in/ { print $1 }' <<<"$report")
-  if [ "$dir" != - ]; then
-    conns=$(tail -n +"$((log_lines + 1))" "$dir/nginx/access.log" |
-      sed -n 's/.*"connection":\([0-9]*\),.*/\1/p' | sort -u | wc -l)
+  if [ "$dir" != - ]; then  # connections, of them TLS, of them resumed (an abbreviated handshake)
+    conns=$(tail -n +"$((log_lines + 1))" "$dir/nginx/access.log" | awk '
+      match($0, /"connection":[0-9]+,/) { id = substr($0, RSTART + 13, RLENGTH - 14); if (!(id in seen)) { seen[id] = 1; n++ } }
+      /"connection_requests":1,/ && /"tls_resumed":"[r.]"/ { tls++; if (/"tls_resumed":"r"/) resumed++ }
+      END { print n + 0, tls + 0, resumed + 0 }')
   fi
-  results[$key]+="$(awk '/Requests\/sec/ { printf "%.0f", $2 }' <<<"$report") $(to_ms "$(awk '$1 == "50%" { print $2 }' <<<"$report")") $(to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$report")") $(awk -v t=$((ticks1 - ticks0)) -v hz="$(getconf CLK_TCK)" -v n="$requests" 'BEGIN { printf "%.3f", t * 1000 / hz / n }') $conns $(awk '/Non-2xx or 3xx responses:/ { bad += $NF }
+  results[$key]+="$(awk '/Requests\/sec/ { printf "%.0f", $2 }' <<<"$report") $(to_ms "$(awk '$1 == "50%" { print $2 }' <<<"$report")") $(to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$report")") $(awk -v t=$((ticks1 - ticks0)) -v hz="$(getconf CLK_TCK)" -v n="$requests" 'BEGIN { printf "%.3f", t * 1000 / hz / n }') $(awk '/Non-2xx or 3xx responses:/ { bad += $NF }
     /Socket errors:/ { for (i = 3; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) { v = $i; sub(",", "", v); bad += v } }
-    END { print bad + 0 }' <<<"$report")
+    END { print bad + 0 }' <<<"$report") $conns
 "
 }
-# The Markdown row of KEY: the median of each figure over the rounds, the most
-# connections seen, the sum of errors; req/s also as a ratio to the node's median.
+# The Markdown row of KEY: the median of each figure over the rounds, the sum of errors,
+# the connections of the round that opened most (with its TLS handshakes, and how many of
+# them resumed a session); req/s also as a ratio to the node's median.
 row_of() {  # row_of KEY LABEL
   local key=$1 label=$2 node_median
   node_median=$(median_of "${results[node]}" 1)
   printf '| %s | %s | %.3fx | %s | %s | %s | %s | %s |\n' "$label" "$(median_of "${results[$key]}" 1)" \
     "$(awk -v a="$(median_of "${results[$key]}" 1)" -v b="$node_median" 'BEGIN { print a / b }')" \
     "$(median_of "${results[$key]}" 2)" "$(median_of "${results[$key]}" 3)" "$(median_of "${results[$key]}" 4)" \
-    "$(awk 'NF { if ($5 > m) m = $5 } END { print m ? m : "—" }' <<<"${results[$key]}")" \
-    "$(awk 'NF { e += $6 } END { print e + 0 }' <<<"${results[$key]}")"
+    "$(awk 'NF && $6 >= m { m = $6; tls = $7; resumed = $8 }
+      END { if (!m) print "—"; else if (tls) printf "%d (%d TLS handshakes, %d resumed)", m, tls, resumed; else print m }' \
+      <<<"${results[$key]}")" \
+    "$(awk 'NF { e += $5 } END { print e + 0 }' <<<"${results[$key]}")"
 }
 median_of() {  # median_of LINES FIELD
   awk -v f="$2" 'NF { print $f }' <<<"$1" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
@@ -189,7 +197,7 @@ report=$(cat <<MD
 \`bash bench/edge.sh\` (BENCH_DURATION=$duration, BENCH_CONNECTIONS=$connections, BENCH_EDGE_MISSES=$misses;
 rate limit lifted: IF_EDGE_RATE=IF_EDGE_BURST=1000000; nodes with IF_ACCESS_LOG=false, nginx logs every request)
 
-Cache hits, \`$warm\`, wrk with keep-alive; medians of $rounds interleaved rounds (CPU: the serving processes' user+system time / requests; connections: the most seen in a run):
+Cache hits, \`$warm\`, wrk with keep-alive; medians of $rounds interleaved rounds (CPU: the serving processes' user+system time / requests; connections: of the round that opened most, with its TLS handshakes and how many resumed a session):
 
 | served by | req/s | × node | p50 ms | p99 ms | CPU ms/request | connections | errors |
 |---|---|---|---|---|---|---|---|
