@@ -21,8 +21,8 @@
 #   CALIBRATE_SECONDS=15, OVERLOAD_SECONDS=30) are in shield.py.
 #   BENCH_RECORD=1 also appends the side by side's and the shield's reports to BENCHMARKS.md.
 #   BENCH_QUALITY=1 adds the quick quality sweep (2-4 min; it chose the defaults, it compares no peer).
-#   BENCH_EDGE=0 skips the edge overhead (bench/edge.sh: deploy/edge through nginx + ModSecurity vs a
-#   node alone, on a hit and a miss).
+#   BENCH_EDGE=0 skips the edge overhead (bench/edge.sh, ~4 min: a node alone vs edge cache hits over
+#   HTTP and HTTPS, with and without ModSecurity, and misses through the edge; BENCH_EDGE_ROUNDS=3).
 #   BENCH_PIPELINE=0 skips the in-process pipeline benchmark (bench/pipeline_bench.cpp) and the
 #   server-CPU-per-miss comparison (bench/miss_cpu.sh); BENCH_PIPELINE_MIN_TIME=1 (s per case).
 set -euo pipefail
@@ -300,7 +300,8 @@ fi
 if [ "${BENCH_EDGE:-1}" != 0 ]; then
   echo
   # Writes its own report to bench/out/results.md.
-  bash bench/edge.sh
+  BUILD=$build BENCH_DURATION=$duration BENCH_CONNECTIONS=$connections \
+    BENCH_EDGE_ROUNDS=${BENCH_EDGE_ROUNDS:-$([ "$quick" = 1 ] && echo 1 || echo 3)} bash bench/edge.sh
 fi
 
 # The miss pipeline in-process (bench/pipeline_bench.cpp): the floor for the server's misses,

@@ -17,6 +17,10 @@
 # IF_EDGE_BURST (requests above the rate a client may have queued, default 100; the
 # first half pass at once, the rest are delayed to the rate; past it: 429);
 # and everything deploy/scaleout/start.sh reads (IF_* settings go to every node).
+# For measuring the edge only (bench/edge.sh; never in production):
+# IF_EDGE_MODSECURITY=off runs nginx without ModSecurity (default on), and
+# IF_EDGE_HTTP_PORT=P adds a plain-HTTP/1.1 listener on 127.0.0.1:P to the same server
+# (same cache, rules and rate limit; default none), printed as IF_EDGE_HTTP_URL.
 #
 # Prints the scale-out environment (also in DIR/env) and, as its last line,
 #   EDGE_URL=https://127.0.0.1:PORT
@@ -31,6 +35,8 @@ CRS_RULES=/usr/share/modsecurity-crs/rules
 RATE=${IF_EDGE_RATE:-50}
 BURST=${IF_EDGE_BURST:-100}
 NODES=${IF_EDGE_NODES:-2}
+MODSECURITY=${IF_EDGE_MODSECURITY:-on}
+HTTP_PORT=${IF_EDGE_HTTP_PORT:-}
 
 log() { echo "edge start: $*" >&2; }
 [ $# -ge 1 ] && [ $# -le 2 ] && [ -n "$1" ] || { echo "usage: $0 DIR [IMAGES]" >&2; exit 2; }
@@ -38,6 +44,9 @@ IMAGES=${2:-$REPO/samples}
 [ -d "$IMAGES" ] || { log "no folder $IMAGES"; exit 2; }
 [[ "$RATE" =~ ^[1-9][0-9]*$ ]] || { log "IF_EDGE_RATE must be a positive integer, not '$RATE'"; exit 2; }
 [[ "$BURST" =~ ^[1-9][0-9]*$ ]] || { log "IF_EDGE_BURST must be a positive integer, not '$BURST'"; exit 2; }
+[[ "$MODSECURITY" =~ ^(on|off)$ ]] || { log "IF_EDGE_MODSECURITY must be on or off, not '$MODSECURITY'"; exit 2; }
+[[ -z "$HTTP_PORT" || ( "$HTTP_PORT" =~ ^[1-9][0-9]*$ && "$HTTP_PORT" -le 65535 ) ]] \
+  || { log "IF_EDGE_HTTP_PORT must be a port number, not '$HTTP_PORT'"; exit 2; }
 
 # ---- prerequisites (the packages of scripts/install_deps.sh test) ----------------
 [ -x "$BINARY" ] || { log "no imageflex binary at $BINARY (build it, or set IMAGEFLEX_BINARY)"; exit 1; }
@@ -92,7 +101,33 @@ echo "limit_req_zone \$binary_remote_addr zone=imageflex_per_client:10m rate=${R
   >"$EDGE/limit_req_zone.conf"
 echo "limit_req zone=imageflex_per_client burst=$BURST delay=$((BURST / 2));" >"$EDGE/limit_req.conf"
 
+# ---- the bench-only switches (server block) -----------------------------------------
+if [ "$MODSECURITY" = on ]; then
+  printf 'modsecurity on;\nmodsecurity_rules_file %s;\n' "$EDGE/modsecurity/main.conf" >"$EDGE/modsecurity.conf"
+else
+  log "IF_EDGE_MODSECURITY=off: no WAF (for measuring the edge only)"
+  echo "modsecurity off;" >"$EDGE/modsecurity.conf"
+fi
+if [ -n "$HTTP_PORT" ]; then
+  log "IF_EDGE_HTTP_PORT=$HTTP_PORT: a plain-HTTP listener too (for measuring the edge only)"
+  echo "listen 127.0.0.1:$HTTP_PORT;" >"$EDGE/listen_http.conf"
+else
+  echo "# no plain-HTTP listener (IF_EDGE_HTTP_PORT)" >"$EDGE/listen_http.conf"
+fi
+
 # ---- ModSecurity with the Core Rule Set ----------------------------------------------
+# Every CRS file but three that act only when configured, which crs-setup.conf does not
+# do: the application exclusions (903.9xxx, tx.crs_exclusions_*), IP reputation (910,
+# tx.high_risk_country_codes or an RBL) and DoS protection (912, tx.dos_burst_time_slice).
+# Loaded, they change no answer yet cost 5-10 % of ModSecurity's time per request
+# (docs/edge.md, "Where the edge's time goes").
+crs_includes() {
+  local f
+  for f in "$CRS_RULES"/*.conf; do
+    case ${f##*/} in REQUEST-903.9*|REQUEST-910-*|REQUEST-912-*) continue ;; esac
+    echo "Include $f"
+  done
+}
 cat >"$EDGE/modsecurity/main.conf" <<CONF
 # Made by deploy/edge/start.sh; the rules are in $HERE/modsecurity and $CRS_RULES.
 SecRuleEngine On
@@ -120,7 +155,7 @@ SecAuditLogFormat JSON
 SecAuditLog $DIR/nginx/modsec_audit.log
 Include $HERE/modsecurity/crs-setup.conf
 Include $HERE/modsecurity/before-crs.conf
-Include $CRS_RULES/*.conf
+$(crs_includes)
 Include $HERE/modsecurity/after-crs.conf
 CONF
 
@@ -129,5 +164,6 @@ port_args=()
 [ -z "${IF_EDGE_PORT:-}" ] || port_args=(--port "$IF_EDGE_PORT")
 "$REPO/deploy/scaleout/start.sh" "$DIR" --nodes "$NODES" --images "$IMAGES" --edge "${port_args[@]}"
 url=$(sed -n 's/^IF_EDGE_URL=//p' "$DIR/env")
+[ -z "$HTTP_PORT" ] || echo "IF_EDGE_HTTP_URL=http://127.0.0.1:$HTTP_PORT" | tee -a "$DIR/env"
 echo "EDGE_URL=$url" >>"$DIR/env"
 echo "EDGE_URL=$url"
