@@ -26,7 +26,8 @@ inline constexpr std::array<UrlParameter, 21> kImageParameters = {{
     {"h", "1-8192", "height in pixels"},
     {"fit", "cover|contain|inside|fill", "how w and h together bound the image (default cover)"},
     {"enlarge", "true|false", "allow scaling beyond the original's size (default false)"},
-    {"f", "avif|webp|jpeg|jpg|png|gif", "output format (default: the best the browser accepts)"},
+    {"f", "avif|webp|jpeg|jpg|png|gif|json",
+     "output format (default: the best the browser accepts; json: as meta)"},
     {"q", "1-100|avif:N,webp:N,jpeg:N",
      "quality for JPEG, WebP and AVIF, or per format (default per format)"},
     // Issue 11: geometry

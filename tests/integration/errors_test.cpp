@@ -32,7 +32,7 @@ TEST_P(ErrorsTest, BadParametersAre400WithAReason) {
   };
   for (const char* path : table) expect_reason(get(path), 400, path);
   EXPECT_EQ(get("/landscape.jpg?w=abc").body, "w must be a whole number of pixels from 1 to 8192\n");
-  EXPECT_EQ(get("/landscape.jpg?f=bmp").body, "f must be avif, webp, jpeg, jpg, png or gif\n");
+  EXPECT_EQ(get("/landscape.jpg?f=bmp").body, "f must be avif, webp, jpeg, jpg, png, gif or json\n");
 }
 
 TEST_P(ErrorsTest, MissingImageIs404) {
