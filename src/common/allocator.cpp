@@ -15,15 +15,20 @@ namespace imageflex {
 
 #ifdef IMAGEFLEX_JEMALLOC
 // jemalloc's compiled-in configuration for this program (MALLOC_CONF in the environment still
-// overrides it, for an operator's experiment). Measured in BENCHMARKS.md ("Shield"):
+// overrides it, for an operator's experiment). Measured in BENCHMARKS.md ("Shield", "Where the
+// miss time goes"):
 // - background_thread: purging freed memory runs on jemalloc's thread, so RSS falls back after a
 //   storm even when no request arrives to trigger it;
-// - dirty_decay_ms 1000 (default 10 s), muzzy_decay_ms 0: pages freed by a transform's decode
-//   buffers are returned to the kernel about a second later, straight away with MADV_DONTNEED
-//   (RSS falls at once) rather than through a second, lazily-freed stage.
+// - dirty_decay_ms 10000, muzzy_decay_ms 0: pages freed by a transform are returned to the kernel
+//   about ten seconds later, straight away with MADV_DONTNEED (RSS falls at once) rather than
+//   through a second, lazily-freed stage. With one second, pages went back between misses and
+//   were faulted in again by the next (1,800 page faults per JPEG miss, a third of its CPU on
+//   this VM); admission purges at once when resident memory is what keeps a job waiting;
+// - oversize_threshold 0: allocations of 8 MiB and more (a progressive JPEG's coefficients,
+//   24 MiB at 2560x1600) come from the same arenas, not from one that purges them on free.
 extern "C" {
 // NOLINTNEXTLINE(cppcoreguidelines-avoid-non-const-global-variables): the name and type jemalloc reads
-const char* malloc_conf = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0";
+const char* malloc_conf = "background_thread:true,dirty_decay_ms:10000,muzzy_decay_ms:0,oversize_threshold:0";
 }
 
 namespace {
@@ -42,7 +47,8 @@ T read_option(const char* name, T fallback) {
 // image, each a TLB shoot-down across the cores and then page faults to refill: perf showed
 // 40% of a JPEG miss's CPU in the kernel there (bench/README.md, "Where a miss's CPU goes").
 // memset of memory just freed, still in cache, costs a fraction of that. Freed memory still
-// goes back to the kernel on the decay above.
+// goes back to the kernel on the decay above. (With oversize_threshold 0 every allocation is
+// served by these arenas.)
 // NOLINTNEXTLINE(cppcoreguidelines-avoid-non-const-global-variables): jemalloc keeps this pointer
 extent_hooks_t memset_zeroing_hooks;
 
@@ -53,8 +59,7 @@ bool install_memset_zeroing() {
     return false;
   memset_zeroing_hooks = *defaults;
   extent_hooks_t* ours = &memset_zeroing_hooks;
-  // Every automatic arena (one not yet created is created with these hooks). The arena for
-  // allocations of 8 MiB and more is made later by jemalloc itself and keeps its defaults.
+  // Every automatic arena (one not yet created is created with these hooks).
   const auto arenas = read_option<unsigned>("opt.narenas", 0);
   bool all = arenas > 0;
   for (unsigned i = 0; i < arenas; ++i) {
@@ -74,6 +79,7 @@ AllocatorState allocator_state() {
   state.background_thread = read_option<bool>("background_thread", false);
   state.dirty_decay_ms = static_cast<long>(read_option<ssize_t>("opt.dirty_decay_ms", -1));
   state.muzzy_decay_ms = static_cast<long>(read_option<ssize_t>("opt.muzzy_decay_ms", -1));
+  state.oversize_arena = read_option<std::size_t>("opt.oversize_threshold", 0) != 0;
   state.calloc_by_memset = kMemsetZeroing;
   return state;
 }
@@ -108,7 +114,8 @@ std::string describe_allocator() {
   if (state.dirty_decay_ms >= 0) {
     text += std::string(" (") + (state.background_thread ? "background_thread, " : "") + "dirty_decay_ms " +
             std::to_string(state.dirty_decay_ms) + ", muzzy_decay_ms " +
-            std::to_string(state.muzzy_decay_ms) + (state.calloc_by_memset ? ", calloc by memset" : "") + ")";
+            std::to_string(state.muzzy_decay_ms) + (state.oversize_arena ? "" : ", no oversize arena") +
+            (state.calloc_by_memset ? ", calloc by memset" : "") + ")";
   }
   return text;
 }
