@@ -24,11 +24,14 @@ namespace imageflex {
 //   through a second, lazily-freed stage. With one second, pages went back between misses and
 //   were faulted in again by the next (1,800 page faults per JPEG miss, a third of its CPU on
 //   this VM); admission purges at once when resident memory is what keeps a job waiting;
-// - oversize_threshold 0: allocations of 8 MiB and more (a progressive JPEG's coefficients,
-//   24 MiB at 2560x1600) come from the same arenas, not from one that purges them on free.
+// - oversize_threshold 32 MiB (default 8): blocks up to 32 MiB (a progressive JPEG's coefficients,
+//   24 MiB at 2560x1600 4:4:4) come from the arenas above, not from the one that purges on free;
+//   larger ones (an AVIF encoder's frames) are still given back at once, so a storm of large
+//   transforms leaves 60 MiB ten seconds later, not 171 (BENCHMARKS.md).
 extern "C" {
 // NOLINTNEXTLINE(cppcoreguidelines-avoid-non-const-global-variables): the name and type jemalloc reads
-const char* malloc_conf = "background_thread:true,dirty_decay_ms:10000,muzzy_decay_ms:0,oversize_threshold:0";
+const char* malloc_conf =
+    "background_thread:true,dirty_decay_ms:10000,muzzy_decay_ms:0,oversize_threshold:33554432";
 }
 
 namespace {
@@ -47,8 +50,7 @@ T read_option(const char* name, T fallback) {
 // image, each a TLB shoot-down across the cores and then page faults to refill: perf showed
 // 40% of a JPEG miss's CPU in the kernel there (bench/README.md, "Where a miss's CPU goes").
 // memset of memory just freed, still in cache, costs a fraction of that. Freed memory still
-// goes back to the kernel on the decay above. (With oversize_threshold 0 every allocation is
-// served by these arenas.)
+// goes back to the kernel on the decay above.
 // NOLINTNEXTLINE(cppcoreguidelines-avoid-non-const-global-variables): jemalloc keeps this pointer
 extent_hooks_t memset_zeroing_hooks;
 
@@ -59,7 +61,8 @@ bool install_memset_zeroing() {
     return false;
   memset_zeroing_hooks = *defaults;
   extent_hooks_t* ours = &memset_zeroing_hooks;
-  // Every automatic arena (one not yet created is created with these hooks).
+  // Every automatic arena (one not yet created is created with these hooks). The arena for
+  // allocations over oversize_threshold is made later by jemalloc itself and keeps its defaults.
   const auto arenas = read_option<unsigned>("opt.narenas", 0);
   bool all = arenas > 0;
   for (unsigned i = 0; i < arenas; ++i) {
@@ -79,7 +82,8 @@ AllocatorState allocator_state() {
   state.background_thread = read_option<bool>("background_thread", false);
   state.dirty_decay_ms = static_cast<long>(read_option<ssize_t>("opt.dirty_decay_ms", -1));
   state.muzzy_decay_ms = static_cast<long>(read_option<ssize_t>("opt.muzzy_decay_ms", -1));
-  state.oversize_arena = read_option<std::size_t>("opt.oversize_threshold", 0) != 0;
+  state.oversize_threshold_mib =
+      static_cast<long>(read_option<std::size_t>("opt.oversize_threshold", 0) >> 20);
   state.calloc_by_memset = kMemsetZeroing;
   return state;
 }
@@ -114,7 +118,8 @@ std::string describe_allocator() {
   if (state.dirty_decay_ms >= 0) {
     text += std::string(" (") + (state.background_thread ? "background_thread, " : "") + "dirty_decay_ms " +
             std::to_string(state.dirty_decay_ms) + ", muzzy_decay_ms " +
-            std::to_string(state.muzzy_decay_ms) + (state.oversize_arena ? "" : ", no oversize arena") +
+            std::to_string(state.muzzy_decay_ms) + ", oversize_threshold " +
+            std::to_string(state.oversize_threshold_mib) + " MiB" +
             (state.calloc_by_memset ? ", calloc by memset" : "") + ")";
   }
   return text;

@@ -15,8 +15,8 @@ struct AllocatorState {
   bool background_thread = false;  // purging runs on jemalloc's own thread, not on request threads
   long dirty_decay_ms = -1;        // freed pages go back to the kernel after about this long
   long muzzy_decay_ms = -1;
-  bool oversize_arena = false;    // allocations of 8 MiB and more have an arena that purges at once
-  bool calloc_by_memset = false;  // calloc zeroes reused memory with memset, not a purge (allocator.cpp)
+  long oversize_threshold_mib = 0;  // larger allocations have an arena that purges on free (0: none)
+  bool calloc_by_memset = false;    // calloc zeroes reused memory with memset, not a purge (allocator.cpp)
 };
 
 AllocatorState allocator_state();
