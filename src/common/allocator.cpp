@@ -15,15 +15,23 @@ namespace imageflex {
 
 #ifdef IMAGEFLEX_JEMALLOC
 // jemalloc's compiled-in configuration for this program (MALLOC_CONF in the environment still
-// overrides it, for an operator's experiment). Measured in BENCHMARKS.md ("Shield"):
+// overrides it, for an operator's experiment). Measured in BENCHMARKS.md ("Shield", "Where the
+// miss time goes"):
 // - background_thread: purging freed memory runs on jemalloc's thread, so RSS falls back after a
 //   storm even when no request arrives to trigger it;
-// - dirty_decay_ms 1000 (default 10 s), muzzy_decay_ms 0: pages freed by a transform's decode
-//   buffers are returned to the kernel about a second later, straight away with MADV_DONTNEED
-//   (RSS falls at once) rather than through a second, lazily-freed stage.
+// - dirty_decay_ms 10000, muzzy_decay_ms 0: pages freed by a transform are returned to the kernel
+//   about ten seconds later, straight away with MADV_DONTNEED (RSS falls at once) rather than
+//   through a second, lazily-freed stage. With one second, pages went back between misses and
+//   were faulted in again by the next (1,800 page faults per JPEG miss, a third of its CPU on
+//   this VM); admission purges at once when resident memory is what keeps a job waiting;
+// - oversize_threshold 32 MiB (default 8): blocks up to 32 MiB (a progressive JPEG's coefficients,
+//   24 MiB at 2560x1600 4:4:4) come from the arenas above, not from the one that purges on free;
+//   larger ones (an AVIF encoder's frames) are still given back at once, so a storm of large
+//   transforms leaves 60 MiB ten seconds later, not 171 (BENCHMARKS.md).
 extern "C" {
 // NOLINTNEXTLINE(cppcoreguidelines-avoid-non-const-global-variables): the name and type jemalloc reads
-const char* malloc_conf = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0";
+const char* malloc_conf =
+    "background_thread:true,dirty_decay_ms:10000,muzzy_decay_ms:0,oversize_threshold:33554432";
 }
 
 namespace {
@@ -54,7 +62,7 @@ bool install_memset_zeroing() {
   memset_zeroing_hooks = *defaults;
   extent_hooks_t* ours = &memset_zeroing_hooks;
   // Every automatic arena (one not yet created is created with these hooks). The arena for
-  // allocations of 8 MiB and more is made later by jemalloc itself and keeps its defaults.
+  // allocations over oversize_threshold is made later by jemalloc itself and keeps its defaults.
   const auto arenas = read_option<unsigned>("opt.narenas", 0);
   bool all = arenas > 0;
   for (unsigned i = 0; i < arenas; ++i) {
@@ -74,6 +82,8 @@ AllocatorState allocator_state() {
   state.background_thread = read_option<bool>("background_thread", false);
   state.dirty_decay_ms = static_cast<long>(read_option<ssize_t>("opt.dirty_decay_ms", -1));
   state.muzzy_decay_ms = static_cast<long>(read_option<ssize_t>("opt.muzzy_decay_ms", -1));
+  state.oversize_threshold_mib =
+      static_cast<long>(read_option<std::size_t>("opt.oversize_threshold", 0) >> 20);
   state.calloc_by_memset = kMemsetZeroing;
   return state;
 }
@@ -108,7 +118,9 @@ std::string describe_allocator() {
   if (state.dirty_decay_ms >= 0) {
     text += std::string(" (") + (state.background_thread ? "background_thread, " : "") + "dirty_decay_ms " +
             std::to_string(state.dirty_decay_ms) + ", muzzy_decay_ms " +
-            std::to_string(state.muzzy_decay_ms) + (state.calloc_by_memset ? ", calloc by memset" : "") + ")";
+            std::to_string(state.muzzy_decay_ms) + ", oversize_threshold " +
+            std::to_string(state.oversize_threshold_mib) + " MiB" +
+            (state.calloc_by_memset ? ", calloc by memset" : "") + ")";
   }
   return text;
 }

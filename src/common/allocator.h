@@ -1,6 +1,6 @@
 // The process's memory allocator, chosen by measurement (docs/operations.md, "Memory";
 // BENCHMARKS.md, "Shield"): jemalloc from Debian, set to hand memory freed after a burst of
-// large transforms back to the kernel within about a second, from a background thread.
+// large transforms back to the kernel within about ten seconds, from a background thread.
 #pragma once
 
 #include <cstdint>
@@ -15,12 +15,13 @@ struct AllocatorState {
   bool background_thread = false;  // purging runs on jemalloc's own thread, not on request threads
   long dirty_decay_ms = -1;        // freed pages go back to the kernel after about this long
   long muzzy_decay_ms = -1;
-  bool calloc_by_memset = false;  // calloc zeroes reused memory with memset, not a purge (allocator.cpp)
+  long oversize_threshold_mib = 0;  // larger allocations have an arena that purges on free (0: none)
+  bool calloc_by_memset = false;    // calloc zeroes reused memory with memset, not a purge (allocator.cpp)
 };
 
 AllocatorState allocator_state();
 
-// One line for the start-up log: "jemalloc 5.3.0 (background_thread, dirty_decay_ms 1000, ...)".
+// One line for the start-up log: "jemalloc 5.3.0 (background_thread, dirty_decay_ms 10000, ...)".
 std::string describe_allocator();
 
 // The process's resident memory now (/proc/self/statm), in bytes; 0 when unreadable.

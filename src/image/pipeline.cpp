@@ -120,13 +120,17 @@ VImage thumbnail(std::string_view bytes, Size target, int frames) {
   return VImage::thumbnail_buffer(blob.get(), target.width, load);
 }
 
-// The JPEG shrink-on-load factor libvips' thumbnail would pick: a power of two that
-// leaves at least a factor of two for the resize, so the result stays sharp.
+// The JPEG shrink-on-load factor, as sharp picks it (fastShrinkOnLoad, its default): the
+// largest power of two the shrink reaches, one step less when the shrink is under that power
+// plus one (sharp's guard against libjpeg's rounding of scaled sizes). libvips' thumbnail leaves a factor of
+// two for the resize instead: for 2560x1600 into 512x512 it decodes 1280x800, four times the
+// pixels of sharp's 640x400, and that decode and resize were most of a JPEG miss's CPU.
+// Lanczos 3 from four times the output's size keeps the SSIM of sharp's outputs (BENCHMARKS.md).
 int jpeg_shrink(Size source, Size resize) {
   const double factor = std::min(static_cast<double>(source.width) / resize.width,
                                  static_cast<double>(source.height) / resize.height);
   for (int shrink : {8, 4, 2}) {
-    if (factor >= 2.0 * shrink) return shrink;
+    if (factor >= shrink) return static_cast<int>(factor) == shrink ? shrink / 2 : shrink;
   }
   return 1;
 }
@@ -138,14 +142,18 @@ VImage resize_to(const VImage& image, Size target) {
 
 // Decodes at `target` (the planned size before rotate=), upright, as 8-bit sRGB (to_srgb8).
 VImage decode_resized(std::string_view bytes, const SourceInfo& source, Size target, int frames) {
-  if (!source.cmyk) return to_srgb8(thumbnail(bytes, target, frames));
-  // libvips' thumbnail turns CMYK into sRGB through its built-in CMYK profile, ignoring
-  // the embedded one, before we could convert it: so CMYK is loaded (shrunk on load
-  // like thumbnail does), converted through its own profile, and then resized.
+  if (source.format != Format::kJpeg && !source.cmyk) return to_srgb8(thumbnail(bytes, target, frames));
+  // JPEG is loaded shrunk by our factor (jpeg_shrink; thumbnail takes no factor), then resized.
+  // CMYK is converted through its own profile first: libvips' thumbnail would use its
+  // built-in CMYK profile, ignoring the embedded one.
   auto* load =
       VImage::option()->set("access", VIPS_ACCESS_SEQUENTIAL)->set("fail_on", VIPS_FAIL_ON_TRUNCATED);
   if (source.format == Format::kJpeg) load->set("shrink", jpeg_shrink(source.size, target));
-  return resize_to(to_srgb8(VImage::new_from_buffer(bytes.data(), bytes.size(), "", load)), target);
+  VImage image = VImage::new_from_buffer(bytes.data(), bytes.size(), "", load);
+  if (source.cmyk) image = to_srgb8(image);
+  // Resize (and turn upright by the EXIF orientation) as thumbnail does; sRGB after it, on
+  // the small image (a no-op for CMYK, converted above).
+  return to_srgb8(resize_to(image, target));
 }
 
 // crop=: the region is in the upright original's pixels, so the original is decoded at

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "integration.h"
+#include "request/parameters.h"
 
 namespace imageflex::test {
 namespace {
@@ -39,7 +40,8 @@ TEST(PlaygroundTest, ThePageAndItsEndpointsAreServedWhenOn) {
   const auto params = nlohmann::json::parse(service.get("/_imageflex/params").body);
   std::vector<std::string> names;
   for (const auto& p : params["params"]) names.push_back(p["name"]);
-  EXPECT_EQ(names, (std::vector<std::string>{"w", "h", "fit", "enlarge", "f", "q"}));
+  // The parser's own table, in its order.
+  EXPECT_EQ(names, std::vector<std::string>(kQueryParameters.begin(), kQueryParameters.end()));
 }
 
 TEST(PlaygroundTest, NothingOfItExistsWhenOff) {

@@ -13,6 +13,22 @@ const CONTROLS = {
   enlarge: { type: 'checkbox' },
   f: { type: 'select', options: ['', 'avif', 'webp', 'jpeg', 'png', 'gif'] },
   q: { type: 'number', min: 1, max: 100 },
+  pos: {
+    type: 'select',
+    options: ['', 'center', 'top', 'bottom', 'left', 'right', 'top-left', 'top-right', 'bottom-left',
+      'bottom-right', 'attention', 'entropy'],
+  },
+  rotate: { type: 'select', options: ['', '90', '180', '270'] },
+  flip: { type: 'checkbox' },
+  flop: { type: 'checkbox' },
+  dpr: { type: 'number', min: 1, max: 4, step: 0.25 },
+  blur: { type: 'number', min: 0.3, max: 100, step: 0.1 },
+  sharpen: { type: 'number', min: 0.3, max: 10, step: 0.1 },
+  trim: { type: 'number', min: 1, max: 254 },
+  lossless: { type: 'checkbox' },
+  progressive: { type: 'checkbox' },
+  // JSON, not a picture: the page shows images only.
+  meta: { type: 'none' },
 };
 
 function encodeKey(key) {
@@ -31,6 +47,7 @@ function buildControls(params, maxDimension) {
   const form = $('#params');
   for (const param of params) {
     const spec = CONTROLS[param.name] || { type: 'text' };
+    if (spec.type === 'none') continue;
     const label = document.createElement('label');
     label.textContent = param.name;
     if (param.help) label.title = param.help;
@@ -43,6 +60,7 @@ function buildControls(params, maxDimension) {
       input.type = spec.type;
       if (spec.min !== undefined) input.min = spec.min;
       if (spec.max !== undefined) input.max = spec.max;
+      if (spec.step !== undefined) input.step = spec.step;
       if ((param.name === 'w' || param.name === 'h') && maxDimension) input.max = maxDimension;
     }
     input.name = param.name;
