@@ -1,0 +1,83 @@
+#include "http/response_body.h"
+
+#include <boost/system/error_code.hpp>
+
+#include <algorithm>
+#include <exception>
+
+#include "common/log.h"
+
+namespace imageflex {
+
+using value_type = ResponseBody::value_type;
+
+value_type& value_type::operator=(std::string text) {
+  bytes_ = std::make_shared<const std::string>(std::move(text));
+  object_.reset();
+  return *this;
+}
+
+value_type value_type::shared(std::shared_ptr<const std::string> bytes) {
+  value_type body;
+  body.bytes_ = std::move(bytes);
+  return body;
+}
+
+value_type value_type::streamed(std::shared_ptr<const OpenObject> object) {
+  value_type body;
+  body.object_ = std::move(object);
+  return body;
+}
+
+value_type value_type::of(Object object) {
+  if (object.opened) return streamed(std::move(object.opened));
+  return shared(std::make_shared<const std::string>(std::move(object.bytes)));
+}
+
+std::uint64_t value_type::size() const {
+  if (object_) return object_->size();
+  return bytes_ ? bytes_->size() : 0;
+}
+
+std::string value_type::first_bytes(std::size_t length) const {
+  if (!object_) return bytes_ ? bytes_->substr(0, length) : std::string();
+  std::string start(static_cast<std::size_t>(std::min<std::uint64_t>(length, object_->size())), '\0');
+  start.resize(object_->read(0, start.data(), start.size()));
+  return start;
+}
+
+std::string value_type::to_string() const {
+  return first_bytes(static_cast<std::size_t>(size()));
+}
+
+boost::optional<std::pair<ResponseBody::writer::const_buffers_type, bool>> ResponseBody::writer::get(
+    boost::beast::error_code& ec) {
+  ec = {};
+  if (!body_.object_) {
+    if (!body_.bytes_) return boost::none;
+    return {{const_buffers_type{body_.bytes_->data(), body_.bytes_->size()}, false}};
+  }
+  const std::uint64_t size = body_.object_->size();
+  if (offset_ >= size) return boost::none;
+  if (!piece_) piece_ = std::make_unique<char[]>(kPieceBytes);
+  std::size_t read = 0;
+  std::string problem = "the object ended before its size";
+  try {
+    read =
+        body_.object_->read(offset_, piece_.get(),
+                            static_cast<std::size_t>(std::min<std::uint64_t>(kPieceBytes, size - offset_)));
+  } catch (const std::exception& error) {
+    problem = error.what();
+  }
+  if (read == 0) {
+    // The Content-Length sent cannot be kept: the connection is closed mid-body.
+    log_event("warn", "response cut at byte " + std::to_string(offset_) + " of " + std::to_string(size) +
+                          ": " + problem);
+    ec = boost::system::errc::make_error_code(boost::system::errc::io_error);
+    return boost::none;
+  }
+  offset_ += read;
+  return {{const_buffers_type{piece_.get(), read}, offset_ < size}};
+}
+
+}  // namespace imageflex
