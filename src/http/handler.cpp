@@ -203,7 +203,7 @@ Response Handler::serve_original(Exchange& exchange, const ImageRequest& image) 
   throw_unless_ok(got.status);
   versions_.learn(image.key, got.object.info, Clock::now());  // a read tells the version too
   const ObjectInfo info = got.object.info;
-  auto body = ResponseBody::value_type::of(std::move(got.object));
+  auto body = Payload::of(std::move(got.object));
   std::string content_type;
   if (got.status == GetStatus::kOk) {
     // The true type comes from the bytes; anything that is not an image we serve is refused.

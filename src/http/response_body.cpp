@@ -9,48 +9,46 @@
 
 namespace imageflex {
 
-using value_type = ResponseBody::value_type;
-
-value_type& value_type::operator=(std::string text) {
+Payload& Payload::operator=(std::string text) {
   bytes_ = std::make_shared<const std::string>(std::move(text));
   object_.reset();
   return *this;
 }
 
-value_type value_type::shared(std::shared_ptr<const std::string> bytes) {
-  value_type body;
+Payload Payload::shared(std::shared_ptr<const std::string> bytes) {
+  Payload body;
   body.bytes_ = std::move(bytes);
   return body;
 }
 
-value_type value_type::streamed(std::shared_ptr<const OpenObject> object) {
-  value_type body;
+Payload Payload::streamed(std::shared_ptr<const OpenObject> object) {
+  Payload body;
   body.object_ = std::move(object);
   return body;
 }
 
-value_type value_type::of(Object object) {
+Payload Payload::of(Object object) {
   if (object.opened) return streamed(std::move(object.opened));
   return shared(std::make_shared<const std::string>(std::move(object.bytes)));
 }
 
-std::uint64_t value_type::size() const {
+std::uint64_t Payload::size() const {
   if (object_) return object_->size();
   return bytes_ ? bytes_->size() : 0;
 }
 
-std::string value_type::first_bytes(std::size_t length) const {
+std::string Payload::first_bytes(std::size_t length) const {
   if (!object_) return bytes_ ? bytes_->substr(0, length) : std::string();
   std::string start(static_cast<std::size_t>(std::min<std::uint64_t>(length, object_->size())), '\0');
   start.resize(object_->read(0, start.data(), start.size()));
   return start;
 }
 
-std::string value_type::to_string() const {
+std::string Payload::to_string() const {
   return first_bytes(static_cast<std::size_t>(size()));
 }
 
-boost::optional<std::pair<ResponseBody::writer::const_buffers_type, bool>> ResponseBody::writer::get(
+boost::optional<std::pair<PayloadWriter::const_buffers_type, bool>> PayloadWriter::get(
     boost::beast::error_code& ec) {
   ec = {};
   if (!body_.object_) {
