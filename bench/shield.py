@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The shield benchmarks (issue 8): memory under a storm of large misses, and overload.
 
-    python3 bench/shield.py [--only storm|overload] [options] [-- extra server flags]
+    python3 bench/shield.py [--only storm|overload|nonreaders] [options] [-- extra server flags]
 
 1. Memory storm: STORM_COUNT (32) concurrent misses of 5120x2880 JPEGs to AVIF at w=4000 (distinct
    variants), each on its own connection, while small requests (a warm 200 px WebP, open-loop at
@@ -12,6 +12,12 @@
    number of connections in a closed loop), then an open-loop client at 2x that rate for
    OVERLOAD_SECONDS (30). Reports the share of 503s (and how many had Retry-After), the p99 of the
    admitted (200) requests, health latency sampled every 100 ms (p50, p99, max), and peak RSS.
+
+3. Non-readers: NON_READERS (200) clients, each on its own connection with a small receive buffer, ask
+   for the largest 5120x2880 original and never read; then the same for a large variant (PNG, w=2000)
+   served from the memory cache. Reports RSS before, its peak over NON_READER_SECONDS (5) and the growth
+   per client beside the body's size (a copy per client would be the whole body), and health's latency
+   meanwhile.
 
 Latencies of open-loop requests are measured from when each was due to be sent, so a client that
 falls behind does not hide queueing (no coordinated omission). Every request goes to 127.0.0.1, to
@@ -26,6 +32,7 @@ import datetime
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -152,6 +159,64 @@ async def overload(args, binary, corpus, tmp, flags):
             "results": results, "health": health, "hwm": hwm, "warnings": warnings}
 
 
+async def non_readers(args, binary, corpus, tmp, flags):
+    photos = sorted(corpus_paths(corpus, "5120x2880"),
+                    key=lambda path: os.path.getsize(os.path.join(corpus, path.lstrip("/"))))
+    original = photos[-1]
+    variant = f"{original}?w=2000&f=png"
+    # The client's cut must not come while the memory is measured.
+    server = Server(binary, make_root(corpus, tmp, "nonreaders"), ["--send-timeout-ms", "60000", *flags],
+                    os.path.join(tmp, "nonreaders.log"))
+    rows = []
+    try:
+        for label, path in (("original", original), ("memory hit, PNG w=2000", variant)):
+            first = await fetch(server.port, path, args.timeout)
+            again = await fetch(server.port, path, args.timeout)  # the variant is a memory hit now
+            if first.status != 200 or again.status != 200:
+                sys.exit(f"shield.py: {path} answered {first.status or first.error}, {again.status or again.error}")
+            length, x_cache = head_of(server.port, path)
+            await asyncio.sleep(1)
+            rss_before, _ = read_status(server.pid)
+            clients = []
+            for _ in range(args.non_readers):
+                client = socket.socket()
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                client.connect(("127.0.0.1", server.port))
+                client.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+                clients.append(client)
+            sampler = RssSampler(server.pid)
+            sampler.start()
+            health = []
+            end = time.monotonic() + args.non_reader_seconds
+            await open_loop(server.port, [HEALTH], 10, lambda: time.monotonic() >= end, 30, health)
+            await sampler.stop()
+            answered = sum(1 for client in clients if client.recv(12).startswith(b"HTTP/1.1 200"))
+            for client in clients:
+                client.close()
+            rows.append({"label": label, "path": path, "bytes": length, "x_cache": x_cache,
+                         "rss_before": rss_before, "peak": sampler.peak, "answered": answered, "health": health})
+            await asyncio.sleep(2)  # the closed connections let go of what they held
+        warnings = server.warnings()
+    finally:
+        server.stop()
+    return {"rows": rows, "warnings": warnings}
+
+
+def head_of(port, path):
+    """The Content-Length and X-Cache of a HEAD of `path`."""
+    with socket.create_connection(("127.0.0.1", port)) as client:
+        client.sendall(f"HEAD {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = client.recv(4096)
+            if not chunk:
+                break
+            head += chunk
+    fields = dict(line.split(":", 1) for line in head.decode("latin-1").split("\r\n")[1:] if ":" in line)
+    fields = {name.strip().lower(): value.strip() for name, value in fields.items()}
+    return int(fields.get("content-length", "0")), fields.get("x-cache", "")
+
+
 # ---------------------------------------------------------------- the report
 
 
@@ -209,12 +274,32 @@ def overload_report(args, o):
     ]
 
 
+def non_readers_report(args, n):
+    lines = [
+        f"Non-readers: {args.non_readers} clients (4 KiB receive buffers) ask for a large body and never read; "
+        f"RSS sampled every 100 ms for {args.non_reader_seconds:g} s, health every 100 ms meanwhile.",
+        "",
+        "| body | bytes | X-Cache | answered 200 | RSS before MiB | peak RSS MiB | growth MiB "
+        "| a copy each would be MiB | health p50 ms | p99 ms | max ms |",
+        "|------|------:|---------|-------------:|---------------:|-------------:|-----------:"
+        "|-------------------------:|--------------:|-------:|-------:|",
+    ]
+    for row in n["rows"]:
+        h50, h99, hmax = latency_cells(row["health"])
+        lines.append(
+            f"| {row['label']} | {row['bytes']} | {row['x_cache'] or '-'} | {row['answered']} of {args.non_readers} "
+            f"| {row['rss_before']:.0f} | {row['peak']:.0f} | {row['peak'] - row['rss_before']:.0f} "
+            f"| {args.non_readers * row['bytes'] / 2**20:.0f} | {h50} | {h99} | {hmax} |")
+    lines += ["", f"Warn/error log lines: {n['warnings']}."]
+    return lines
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--build", default=os.environ.get("BUILD", "build"))
     parser.add_argument("--corpus", default=os.path.join(ROOT, "bench", "out", "corpus"))
-    parser.add_argument("--only", choices=("storm", "overload"))
+    parser.add_argument("--only", choices=("storm", "overload", "nonreaders"))
     parser.add_argument("--storm-count", type=int, default=env_number("STORM_COUNT", 32))
     parser.add_argument("--storm-width", type=int, default=4000)
     parser.add_argument("--side-rate", type=float, default=env_number("SIDE_RATE", 20.0))
@@ -222,6 +307,8 @@ def main():
     parser.add_argument("--connections", type=int, default=8, help="closed-loop clients for the sustainable rate")
     parser.add_argument("--calibrate-seconds", type=float, default=env_number("CALIBRATE_SECONDS", 15.0))
     parser.add_argument("--overload-seconds", type=int, default=env_number("OVERLOAD_SECONDS", 30))
+    parser.add_argument("--non-readers", type=int, default=env_number("NON_READERS", 200))
+    parser.add_argument("--non-reader-seconds", type=float, default=env_number("NON_READER_SECONDS", 5.0))
     parser.add_argument("--timeout", type=float, default=120.0, help="client timeout per image request, s")
     parser.add_argument("--label", default="", help="a name for this configuration in the report")
     parser.add_argument("--record", action="store_true", help="also append the report to BENCHMARKS.md")
@@ -233,7 +320,7 @@ def main():
     load_before = open("/proc/loadavg").read().split()[:3]
     tmp = tempfile.mkdtemp(prefix="shield-")
     try:
-        storm_figures = overload_figures = None
+        storm_figures = overload_figures = non_reader_figures = None
         if args.only in (None, "storm"):
             print(f"memory storm: {args.storm_count} misses, then {args.settle} s of rest", flush=True)
             storm_figures = asyncio.run(storm(args, binary, corpus, tmp, args.flags))
@@ -242,6 +329,9 @@ def main():
                   flush=True)
             overload_figures = asyncio.run(overload(args, binary, corpus, tmp, args.flags))
             overload_figures["budget"] = memory_budget(binary, args.flags)
+        if args.only in (None, "nonreaders"):
+            print(f"non-readers: {args.non_readers} clients of a large original, then of a memory hit", flush=True)
+            non_reader_figures = asyncio.run(non_readers(args, binary, corpus, tmp, args.flags))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -263,6 +353,8 @@ def main():
         lines += storm_report(args, storm_figures) + [""]
     if overload_figures:
         lines += overload_report(args, overload_figures) + [""]
+    if non_reader_figures:
+        lines += non_readers_report(args, non_reader_figures) + [""]
     report = "\n".join(lines)
     print()
     print(report)

@@ -12,7 +12,7 @@ std::shared_ptr<const CachedVariant> MemoryCache::get(const std::string& key) {
 
 void MemoryCache::put(const std::string& key, std::shared_ptr<const CachedVariant> value) {
   const std::uint64_t cost = value->bytes.size() + key.size();
-  if (cost > capacity_ / 8) return;
+  if (cost > largest_entry() || value->in_store) return;
   std::lock_guard lock(mutex_);
   if (auto found = index_.find(key); found != index_.end()) {
     bytes_ -= found->second->second->bytes.size() + key.size();

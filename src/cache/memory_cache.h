@@ -8,6 +8,8 @@
 #include <string>
 #include <unordered_map>
 
+#include "storage/storage.h"
+
 namespace imageflex {
 
 // One encoded variant, as served: shared read-only between caches and responses.
@@ -16,6 +18,9 @@ struct CachedVariant {
   std::string content_type;
   std::string etag;  // HTTP ETag, with quotes
   std::int64_t last_modified = 0;
+  // A store hit too large for the memory cache: its bytes stay in the store, streamed from
+  // there to the client (bytes is empty). Never put in the memory cache.
+  std::shared_ptr<const OpenObject> in_store;
 };
 
 class MemoryCache {
@@ -24,9 +29,12 @@ class MemoryCache {
 
   std::shared_ptr<const CachedVariant> get(const std::string& key);
   // Entries larger than an eighth of the capacity are not kept: one must not evict all.
+  // Nor are variants left in the store (in_store).
   void put(const std::string& key, std::shared_ptr<const CachedVariant> value);
   std::uint64_t size_bytes() const;
   std::size_t entries() const;
+  // The largest variant put() would keep, in bytes (0 when the cache is off).
+  std::uint64_t largest_entry() const { return capacity_ / 8; }
 
  private:
   using Entry = std::pair<std::string, std::shared_ptr<const CachedVariant>>;

@@ -39,7 +39,7 @@ Response Handler::serve_stand_in(Exchange& exchange, const ImageRequest& avif, F
   const bool held =
       parse_if_none_match(header(exchange.request, http::field::if_none_match)).matches(variant->etag);
   Response response =
-      image_response(exchange.request, held, variant->bytes, variant->content_type, variant->etag,
+      image_response(exchange.request, held, variant_body(variant), variant->content_type, variant->etag,
                      variant->last_modified, "public, max-age=" + std::to_string(kStandInMaxAgeSeconds));
   response.set(http::field::vary, "Accept");
   return response;

@@ -213,22 +213,25 @@ Response Handler::serve_original(Exchange& exchange, const ImageRequest& image) 
   GetOptions options;
   options.max_bytes = config_.limits.max_source_bytes;
   options.if_none_match = if_none_match.first_unquoted();
+  options.open_above = 0;  // sent from where it lies as the client reads: never whole in memory
   GetResult got = storage_.get(image.key, options);
   if (got.status == GetStatus::kNotFound) versions_.forget(image.key);
   throw_unless_ok(got.status);
   versions_.learn(image.key, got.object.info, Clock::now());  // a read tells the version too
+  const ObjectInfo info = got.object.info;
+  auto body = Payload::of(std::move(got.object));
   std::string content_type;
   if (got.status == GetStatus::kOk) {
     // The true type comes from the bytes; anything that is not an image we serve is refused.
-    auto format = sniff_format(got.object.bytes);
+    auto format = sniff_format(body.first_bytes(kSniffBytes));
     if (!format) throw Error(ErrorKind::kUnsupportedMedia, "not an image in a supported format");
     content_type = std::string(mime_type(*format));
   }
   // A list of ETags, or a weak one, is compared here once the store has answered.
-  const std::string etag = quote_etag(got.object.info.etag);
+  const std::string etag = quote_etag(info.etag);
   const bool held = got.status == GetStatus::kNotModified || if_none_match.matches(etag);
-  return image_response(exchange.request, held, got.object.bytes, content_type, etag,
-                        got.object.info.last_modified, config_.cache_control_original);
+  return image_response(exchange.request, held, std::move(body), content_type, etag, info.last_modified,
+                        config_.cache_control_original);
 }
 
 // Parameters: the variant they name, from memory, the store, or made now.
@@ -293,7 +296,7 @@ Response Handler::serve_version(Exchange& exchange, const ImageRequest& image, c
     }
   }
 
-  Response response = image_response(exchange.request, held, variant->bytes, variant->content_type,
+  Response response = image_response(exchange.request, held, variant_body(variant), variant->content_type,
                                      variant->etag, variant->last_modified, config_.cache_control_variant);
   // What else chose these bytes: Accept (without f=) and the client hints (when honoured);
   // metadata depends on the original alone.
@@ -340,13 +343,16 @@ Handler::VariantPtr Handler::find_variant(Exchange& exchange, const std::string&
     return cached;
   }
   before_blocking(exchange);
-  GetResult got = storage_.get(key, {});
+  // What the memory cache would not keep is streamed from the store, not read whole.
+  GetOptions options;
+  options.open_above = memory_cache_.largest_entry();
+  GetResult got = storage_.get(key, options);
   if (got.status != GetStatus::kOk) return nullptr;
   stats_.store_hits++;
   exchange.cache = CacheOutcome::kHitStore;
-  auto variant =
-      std::make_shared<CachedVariant>(CachedVariant{std::move(got.object.bytes), got.object.info.content_type,
-                                                    variant_etag(key), got.object.info.last_modified});
+  auto variant = std::make_shared<CachedVariant>(
+      CachedVariant{std::move(got.object.bytes), got.object.info.content_type, variant_etag(key),
+                    got.object.info.last_modified, std::move(got.object.opened)});
   memory_cache_.put(key, variant);
   return variant;
 }

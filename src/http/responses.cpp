@@ -17,7 +17,7 @@ std::string_view header(const Request& request, http::field name) {
   return {value.data(), value.size()};
 }
 
-Response image_response(const Request& request, bool not_modified, const std::string& bytes,
+Response image_response(const Request& request, bool not_modified, Payload body,
                         std::string_view content_type, std::string_view etag, std::int64_t last_modified,
                         std::string_view cache_control) {
   Response response{not_modified ? http::status::not_modified : http::status::ok, request.version()};
@@ -28,12 +28,18 @@ Response image_response(const Request& request, bool not_modified, const std::st
   if (not_modified) return response;
   response.set(http::field::content_type, view(content_type));
   if (request.method() == http::verb::head) {
-    response.content_length(bytes.size());
+    response.content_length(body.size());
   } else {
-    response.body() = bytes;
+    response.body() = std::move(body);
     response.prepare_payload();
   }
   return response;
+}
+
+Payload variant_body(const std::shared_ptr<const CachedVariant>& variant) {
+  if (variant->in_store) return Payload::streamed(variant->in_store);
+  // Shares the variant's ownership: the bytes live while any response still sends them.
+  return Payload::shared(std::shared_ptr<const std::string>(variant, &variant->bytes));
 }
 
 Response text_response(const Request& request, std::string_view content_type, std::string body) {

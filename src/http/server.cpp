@@ -345,7 +345,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string target_;                // for the log of a cut response
   Clock::time_point received_;
   std::shared_ptr<Response> response_;  // while it is written
-  std::optional<http::response_serializer<http::string_body>> serializer_;
+  std::optional<ResponseSerializer> serializer_;
   net::steady_timer write_timer_{stream_.get_executor()};  // the progress window of a response
   std::uint64_t write_generation_ = 0;                     // which response the timer watches
   std::size_t sent_ = 0;                                   // bytes of it written so far

@@ -119,7 +119,7 @@ Request request_from_event(std::string_view event_json) {
 
 std::string buffered_payload(const Response& response) {
   Json payload = response_head(response);
-  payload["body"] = base64_encode(response.body());
+  payload["body"] = base64_encode(response.body().to_string());
   payload["isBase64Encoded"] = true;
   return payload.dump(-1, ' ', false, Json::error_handler_t::replace);
 }

@@ -74,7 +74,7 @@ void answer(RuntimeClient& runtime, Handler& handler, const Config& config, cons
     response = refusal(static_cast<http::status>(http_status(error.kind())), error.what());
   }
   if (config.lambda_streaming) {
-    runtime.respond_streaming(invocation.request_id, stream_prelude(response), response.body());
+    runtime.respond_streaming(invocation.request_id, stream_prelude(response), response.body().to_string());
     return;
   }
   std::string payload = buffered_payload(response);

@@ -49,6 +49,35 @@ bool torn(int fd, const struct stat& st) {
   return !length.empty() && length != std::to_string(st.st_size);
 }
 
+// Reads from a descriptor until `length` bytes or the end; throws on an I/O error.
+std::size_t read_at(int fd, std::uint64_t offset, char* into, std::size_t length) {
+  std::size_t done = 0;
+  while (done < length) {
+    ssize_t n = ::pread(fd, into + done, length - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) store_failure("cannot read object");
+    if (n == 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  return done;
+}
+
+// An object left open: the descriptor get() checked, read as the response is sent.
+class OpenFile final : public OpenObject {
+ public:
+  OpenFile(UniqueFd file, std::uint64_t size) : file_(std::move(file)), size_(size) {}
+  std::uint64_t size() const override { return size_; }
+  std::size_t read(std::uint64_t offset, char* into, std::size_t length) const override {
+    if (offset >= size_) return 0;
+    return read_at(file_.get(), offset, into,
+                   static_cast<std::size_t>(std::min<std::uint64_t>(length, size_ - offset)));
+  }
+
+ private:
+  UniqueFd file_;
+  std::uint64_t size_;
+};
+
 ObjectInfo info_of(int fd, const struct stat& st) {
   ObjectInfo info;
   info.etag = file_etag(st);
@@ -126,25 +155,28 @@ GetResult FsStorage::get(const std::string& key, const GetOptions& options) {
     result.status = GetStatus::kTooLarge;
     return result;
   }
-  // The open descriptor pins this version: a concurrent replace (rename) cannot mix bytes.
-  std::string& bytes = result.object.bytes;
-  bytes.resize(options.first_bytes > 0 ? std::min(options.first_bytes, result.object.info.size)
-                                       : result.object.info.size);
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::pread(file.get(), bytes.data() + done, bytes.size() - done, static_cast<off_t>(done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) store_failure("cannot read object");
-    if (n == 0) break;
-    done += static_cast<std::size_t>(n);
-  }
-  bytes.resize(done);
-  bytes_read_ += done;
   // Served from the store: the quota's "recently used".
   if (housekeeper_ && FsHousekeeper::is_variant(key)) housekeeper_->served(key, file.get(), st);
+  // The open descriptor pins this version: a concurrent replace (rename) cannot mix bytes.
+  const std::uint64_t size = result.object.info.size;
+  std::string& bytes = result.object.bytes;
+  if (options.first_bytes == 0 && size > options.open_above) {
+    // Left open, read as it is sent: only the start now, for the type when none was stored.
+    if (result.object.info.content_type.empty()) {
+      bytes.resize(static_cast<std::size_t>(std::min<std::uint64_t>(size, kSniffBytes)));
+      bytes.resize(read_at(file.get(), 0, bytes.data(), bytes.size()));
+    }
+    result.object.opened = std::make_shared<const OpenFile>(std::move(file), size);
+    bytes_read_ += size;
+  } else {
+    bytes.resize(options.first_bytes > 0 ? std::min(options.first_bytes, size) : size);
+    bytes.resize(read_at(file.get(), 0, bytes.data(), bytes.size()));
+    bytes_read_ += bytes.size();
+  }
   if (result.object.info.content_type.empty()) {
     if (auto format = sniff_format(bytes)) result.object.info.content_type = std::string(mime_type(*format));
   }
+  if (result.object.opened) bytes.clear();
   result.status = GetStatus::kOk;
   return result;
 }

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,9 +25,22 @@ struct ObjectInfo {
   std::map<std::string, std::string> metadata;  // user metadata, lower-case names
 };
 
+// An object's bytes left in the store and read piece by piece as they are sent
+// (GetOptions::open_above), so a large object is never whole in memory. It is the version
+// get() checked: a replace (rename) meanwhile does not change what it reads.
+class OpenObject {
+ public:
+  virtual ~OpenObject() = default;
+  virtual std::uint64_t size() const = 0;
+  // Up to `length` bytes from `offset` into `into`; fewer only at the end. Throws
+  // Error(ErrorKind::kStoreUnavailable) when the store fails.
+  virtual std::size_t read(std::uint64_t offset, char* into, std::size_t length) const = 0;
+};
+
 struct Object {
   ObjectInfo info;
   std::string bytes;
+  std::shared_ptr<const OpenObject> opened;  // instead of bytes, when GetOptions::open_above allowed it
 };
 
 struct GetOptions {
@@ -37,6 +51,10 @@ struct GetOptions {
   // object is worth reading). info.size stays the whole object's size, and max_bytes is
   // still judged against it.
   std::uint64_t first_bytes = 0;
+  // A larger object (and no first_bytes) may come back open (Object::opened, bytes empty)
+  // where the backend can read it later from where it lies (the folder store); others read
+  // it whole as before. 0: open whatever can be opened.
+  std::uint64_t open_above = UINT64_MAX;
 };
 
 // One page of keys (Storage::list).
@@ -49,7 +67,8 @@ enum class GetStatus { kOk, kNotFound, kNotModified, kPreconditionFailed, kTooLa
 
 struct GetResult {
   GetStatus status = GetStatus::kNotFound;
-  Object object;  // bytes set for kOk (a prefix with first_bytes); info set for kOk, kNotModified, kTooLarge
+  // bytes (or opened) set for kOk (a prefix with first_bytes); info set for kOk, kNotModified, kTooLarge
+  Object object;
 };
 
 struct PutOptions {
@@ -76,7 +95,8 @@ class Storage {
   virtual std::string describe() const = 0;  // for logs: "file:/srv/img", "s3://bucket/prefix"
   // The backend's own counters for /_imageflex/stats (the folder store's quota, say).
   virtual std::vector<std::pair<std::string, std::uint64_t>> stats() const { return {}; }
-  // Body bytes get() has read from the store since start (stats: what a request cost the store).
+  // Body bytes get() has read from the store since start (stats: what a request cost the store);
+  // an object handed back open counts whole.
   virtual std::uint64_t bytes_read() const = 0;
 };
 

@@ -185,8 +185,8 @@ WarmSummary run_warm(const Config& config, Storage& storage, const WarmPlan& pla
       std::lock_guard lock(progress.mutex);
       ++progress.done;
       if (response.result() != http::status::ok) {
-        progress.summary.failed.push_back(
-            {targets[index], std::to_string(response.result_int()) + " " + one_line(response.body())});
+        progress.summary.failed.push_back({targets[index], std::to_string(response.result_int()) + " " +
+                                                               one_line(response.body().to_string())});
       } else if (outcome == "miss" || outcome == "miss-coalesced") {
         ++progress.summary.made;
       } else {

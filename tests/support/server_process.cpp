@@ -68,6 +68,16 @@ void expect_no_sanitizer_report(const std::string& output, const std::string& co
                 << output.substr(line_start == std::string::npos ? 0 : line_start + 1, 8000);
 }
 
+// A memory figure (KiB) from /proc/PID/status, such as "VmHWM:"; -1 when absent.
+long status_kb(pid_t pid, const std::string& field) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind(field, 0) == 0) return std::stol(line.substr(field.size()));
+  }
+  return -1;
+}
+
 }  // namespace
 
 std::string imageflex_binary() {
@@ -147,12 +157,11 @@ bool ServerProcess::wait_for_output(const std::string& pattern, double seconds) 
 }
 
 long ServerProcess::peak_rss_kb() const {
-  std::ifstream status("/proc/" + std::to_string(pid_) + "/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return -1;
+  return status_kb(pid_, "VmHWM:");
+}
+
+long ServerProcess::rss_kb() const {
+  return status_kb(pid_, "VmRSS:");
 }
 
 void ServerProcess::stop() {

@@ -32,6 +32,7 @@ class ServerProcess {
   // True once stdout matches `pattern` (an ECMAScript regex), waiting up to `seconds`.
   bool wait_for_output(const std::string& pattern, double seconds = 3) const;
   long peak_rss_kb() const;            // VmHWM
+  long rss_kb() const;                 // VmRSS: resident now
   void stop();                         // SIGTERM, wait
   void terminate();                    // SIGTERM, no wait
   bool exited_within(double seconds);  // reaps the process if it has exited

@@ -142,6 +142,47 @@ TEST_P(StorageContractTest, FirstBytesReadsOnlyThePrefix) {
   EXPECT_EQ(empty.object.info.size, 0u);
 }
 
+// A read that may leave a large object open (open_above): its bytes, whole, either in hand or
+// read from the store later; and an object left open is the version checked, even once
+// replaced. Small objects, header reads and the conditions behave as without it.
+TEST_P(StorageContractTest, AnObjectLeftOpenReadsAsTheVersionChecked) {
+  std::string first;
+  for (int i = 0; i < 200000; ++i) first += static_cast<char>('a' + i % 26);
+  store().put("open.bin", first, {});
+  const std::string etag = store().stat("open.bin")->etag;
+  auto whole = [](const Object& object) {
+    if (!object.opened) return object.bytes;
+    EXPECT_TRUE(object.bytes.empty());
+    EXPECT_EQ(object.opened->size(), object.info.size);
+    std::string read(object.info.size + 7000, '\0');
+    std::uint64_t at = 0;
+    while (std::size_t n = object.opened->read(at, read.data() + at, 7000)) at += n;  // in pieces
+    read.resize(at);
+    return read;
+  };
+  GetOptions open;
+  open.open_above = 1000;
+  open.if_match = etag;
+  GetResult got = store().get("open.bin", open);
+  ASSERT_EQ(got.status, GetStatus::kOk);
+  EXPECT_EQ(got.object.info.etag, etag);
+  EXPECT_EQ(got.object.info.size, first.size());
+
+  store().put("open.bin", std::string(5000, 'z'), {});
+  EXPECT_TRUE(whole(got.object) == first) << "the version checked, whole, after a replace";
+
+  store().put("small.bin", "tiny", {});
+  GetResult small = store().get("small.bin", GetOptions{.open_above = 1000});
+  EXPECT_FALSE(small.object.opened) << "at or under open_above: read whole";
+  EXPECT_EQ(small.object.bytes, "tiny");
+  GetResult head = store().get("open.bin", {.first_bytes = 10, .open_above = 0});
+  EXPECT_FALSE(head.object.opened) << "a header read is a prefix in hand";
+  EXPECT_EQ(head.object.bytes, std::string(10, 'z'));
+  EXPECT_EQ(store().get("open.bin", {.if_match = etag, .open_above = 0}).status,
+            GetStatus::kPreconditionFailed);
+  EXPECT_EQ(store().get("open.bin", {.max_bytes = 4999, .open_above = 0}).status, GetStatus::kTooLarge);
+}
+
 TEST_P(StorageContractTest, RemoveDeletes) {
   store().put("r.jpg", "x", {});
   store().remove("r.jpg");

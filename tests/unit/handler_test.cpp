@@ -94,10 +94,10 @@ class HandlerTest : public ::testing::Test {
 
   // An error as the README promises it: the status, a short plain-text line, never cached.
   static void expect_error(const Response& response, int status) {
-    EXPECT_EQ(response.result_int(), status) << response.body();
+    EXPECT_EQ(response.result_int(), status) << response.body().to_string();
     EXPECT_EQ(header(response, http::field::cache_control), "no-store");
     EXPECT_EQ(header(response, http::field::content_type).rfind("text/plain", 0), 0u);
-    const std::string& body = response.body();
+    const std::string& body = response.body().to_string();
     EXPECT_FALSE(body.empty());
     EXPECT_LT(body.size(), 120u) << body;
     EXPECT_EQ(body.find('\n'), body.size() - 1) << "one line: " << body;
@@ -133,9 +133,9 @@ INSTANTIATE_TEST_SUITE_P(MemoryCache, HandlerCacheTest, ::testing::Bool(),
 TEST_P(HandlerCacheTest, TheFirstRequestMakesAndStoresTheVariant) {
   put_original("landscape.jpg", "landscape.jpg");
   Response response = get("/landscape.jpg?w=100");
-  ASSERT_EQ(response.result_int(), 200) << response.body();
+  ASSERT_EQ(response.result_int(), 200) << response.body().to_string();
   EXPECT_EQ(header(response, "X-Cache"), "miss");
-  Decoded image = decode(response.body());
+  Decoded image = decode(response.body().to_string());
   EXPECT_EQ(image.loader, "jpegload");
   EXPECT_EQ(image.width, 100);
   EXPECT_EQ(image.height, 75);
@@ -154,7 +154,7 @@ TEST_P(HandlerCacheTest, TheFirstRequestMakesAndStoresTheVariant) {
   auto variants = stored_variants();
   ASSERT_EQ(variants.size(), 1u);
   auto stored = store_.peek(variants[0]);
-  EXPECT_EQ(stored->bytes, response.body());
+  EXPECT_EQ(stored->bytes, response.body().to_string());
   EXPECT_EQ(stored->info.content_type, "image/jpeg");
   EXPECT_EQ(stored->cache_control, config_.cache_control_variant);
   EXPECT_EQ(stored->info.metadata["source-etag"], original_etag("landscape.jpg"));
@@ -163,11 +163,11 @@ TEST_P(HandlerCacheTest, TheFirstRequestMakesAndStoresTheVariant) {
 TEST_P(HandlerCacheTest, ARepeatIsServedWithoutATransform) {
   put_original("landscape.jpg", "landscape.jpg");
   Response first = get("/landscape.jpg?w=100");
-  ASSERT_EQ(first.result_int(), 200) << first.body();
+  ASSERT_EQ(first.result_int(), 200) << first.body().to_string();
   Response again = get("/landscape.jpg?w=100");
-  ASSERT_EQ(again.result_int(), 200) << again.body();
+  ASSERT_EQ(again.result_int(), 200) << again.body().to_string();
   EXPECT_EQ(header(again, "X-Cache"), repeat_outcome());
-  EXPECT_EQ(again.body(), first.body());
+  EXPECT_EQ(again.body().to_string(), first.body().to_string());
   EXPECT_EQ(header(again, http::field::etag), header(first, http::field::etag));
   EXPECT_EQ(header(again, http::field::content_type), "image/jpeg");
   EXPECT_EQ(header(again, http::field::vary), "Accept");
@@ -179,14 +179,14 @@ TEST_P(HandlerCacheTest, ARepeatIsServedWithoutATransform) {
 TEST_P(HandlerCacheTest, AnotherNodeFindsTheVariantInTheStore) {
   put_original("landscape.jpg", "landscape.jpg");
   Response made = get("/landscape.jpg?w=100");
-  ASSERT_EQ(made.result_int(), 200) << made.body();
+  ASSERT_EQ(made.result_int(), 200) << made.body().to_string();
   // A second handler over the same store: another node, or this one after a restart.
   Handler other(config_, store_);
   Request request{http::verb::get, "/landscape.jpg?w=100", 11};
   Response found = other.handle(request);
-  ASSERT_EQ(found.result_int(), 200) << found.body();
+  ASSERT_EQ(found.result_int(), 200) << found.body().to_string();
   EXPECT_EQ(header(found, "X-Cache"), "hit-store");
-  EXPECT_EQ(found.body(), made.body());
+  EXPECT_EQ(found.body().to_string(), made.body().to_string());
   EXPECT_EQ(header(found, http::field::etag), header(made, http::field::etag));
   EXPECT_EQ(header(found, http::field::content_type), "image/jpeg");
   EXPECT_EQ(other.stats().transforms, 0u);
@@ -198,9 +198,9 @@ TEST_P(HandlerCacheTest, TheOriginalIsServedAsItIs) {
   put_original("png_named.jpg", "png_named.jpg");
   for (int i = 0; i < 2; ++i) {  // originals never come from the memory cache
     Response response = get("/landscape.jpg");
-    ASSERT_EQ(response.result_int(), 200) << response.body();
+    ASSERT_EQ(response.result_int(), 200) << response.body().to_string();
     EXPECT_EQ(header(response, "X-Cache"), "original");
-    EXPECT_EQ(response.body(), fixture_bytes("landscape.jpg"));
+    EXPECT_EQ(response.body().to_string(), fixture_bytes("landscape.jpg"));
     EXPECT_EQ(header(response, http::field::content_type), "image/jpeg");
     EXPECT_EQ(header(response, http::field::etag), quoted(original_etag("landscape.jpg")));
     EXPECT_EQ(header(response, http::field::cache_control), config_.cache_control_original);
@@ -239,9 +239,9 @@ TEST_P(HandlerCacheTest, ConcurrentMissesMakeTheVariantOnce) {
   std::vector<std::string> bodies;
   for (auto& client : clients) {
     Response response = client.get();
-    EXPECT_EQ(response.result_int(), 200) << response.body();
+    EXPECT_EQ(response.result_int(), 200) << response.body().to_string();
     outcomes[header(response, "X-Cache")]++;
-    bodies.push_back(response.body());
+    bodies.push_back(response.body().to_string());
   }
   EXPECT_EQ(handler().stats().transforms, 1u);
   EXPECT_EQ(gate.arrivals(), 1) << "the original was read once";
@@ -257,14 +257,14 @@ TEST_P(HandlerCacheTest, AFailedVariantWriteStillServesTheImage) {
   put_original("landscape.jpg", "landscape.jpg");
   store_.fail_next(StoreOp::kPut, 1);
   Response response = get("/landscape.jpg?w=100");
-  ASSERT_EQ(response.result_int(), 200) << response.body();
+  ASSERT_EQ(response.result_int(), 200) << response.body().to_string();
   EXPECT_EQ(header(response, "X-Cache"), "miss");
-  EXPECT_EQ(decode(response.body()).width, 100);
+  EXPECT_EQ(decode(response.body().to_string()).width, 100);
   EXPECT_EQ(handler().stats().store_errors, 1u);
   EXPECT_TRUE(stored_variants().empty());
   // The next request has it from memory, or (memory cache off) simply makes and stores it again.
   Response next = get("/landscape.jpg?w=100");
-  ASSERT_EQ(next.result_int(), 200) << next.body();
+  ASSERT_EQ(next.result_int(), 200) << next.body().to_string();
   EXPECT_EQ(header(next, "X-Cache"), memory_cache() ? "hit-memory" : "miss");
   EXPECT_EQ(stored_variants().size(), memory_cache() ? 0u : 1u);
   EXPECT_EQ(handler().stats().transforms, memory_cache() ? 1u : 2u);
@@ -273,7 +273,7 @@ TEST_P(HandlerCacheTest, AFailedVariantWriteStillServesTheImage) {
 TEST_P(HandlerCacheTest, ARevalidationIsA304WithoutReadingTheVariant) {
   put_original("landscape.jpg", "landscape.jpg");
   Response made = get("/landscape.jpg?w=100");
-  ASSERT_EQ(made.result_int(), 200) << made.body();
+  ASSERT_EQ(made.result_int(), 200) << made.body().to_string();
   const std::string etag = header(made, http::field::etag);
   const auto bytes_before = store_.bytes_read();
   for (const std::string& held : {etag, "W/" + etag, "\"other\", " + etag, "\"a\",\"b\" , W/" + etag}) {
@@ -292,7 +292,7 @@ TEST_P(HandlerCacheTest, ARevalidationIsA304WithoutReadingTheVariant) {
   // Another ETag is not a match: the image itself.
   Response changed = get("/landscape.jpg?w=100", {{http::field::if_none_match, "\"other\""}});
   EXPECT_EQ(changed.result_int(), 200);
-  EXPECT_EQ(changed.body(), made.body());
+  EXPECT_EQ(changed.body().to_string(), made.body().to_string());
 }
 
 // ---- negotiation --------------------------------------------------------------------------
@@ -300,16 +300,16 @@ TEST_P(HandlerCacheTest, ARevalidationIsA304WithoutReadingTheVariant) {
 TEST_F(HandlerTest, WithoutFTheFormatFollowsAcceptAndVariesByIt) {
   put_original("landscape.jpg", "landscape.jpg");
   Response webp = get("/landscape.jpg?w=100", {{http::field::accept, "image/webp,*/*"}});
-  ASSERT_EQ(webp.result_int(), 200) << webp.body();
-  EXPECT_EQ(decode(webp.body()).loader, "webpload");
+  ASSERT_EQ(webp.result_int(), 200) << webp.body().to_string();
+  EXPECT_EQ(decode(webp.body().to_string()).loader, "webpload");
   EXPECT_EQ(header(webp, http::field::content_type), "image/webp");
   EXPECT_EQ(header(webp, http::field::vary), "Accept");
   Response plain = get("/landscape.jpg?w=100", {{http::field::accept, "*/*"}});
-  EXPECT_EQ(decode(plain.body()).loader, "jpegload");
+  EXPECT_EQ(decode(plain.body().to_string()).loader, "jpegload");
   EXPECT_NE(header(plain, http::field::etag), header(webp, http::field::etag));
   // An explicit format does not depend on Accept.
   Response png = get("/landscape.jpg?w=100&f=png", {{http::field::accept, "image/webp"}});
-  EXPECT_EQ(decode(png.body()).loader, "pngload");
+  EXPECT_EQ(decode(png.body().to_string()).loader, "pngload");
   EXPECT_TRUE(header(png, http::field::vary).empty());
 }
 
@@ -349,7 +349,7 @@ TEST_F(HandlerTest, AnOriginalsRevalidationIsA304) {
   }
   Response changed = get("/landscape.jpg", {{http::field::if_none_match, "\"other\""}});
   EXPECT_EQ(changed.result_int(), 200);
-  EXPECT_EQ(changed.body(), fixture_bytes("landscape.jpg"));
+  EXPECT_EQ(changed.body().to_string(), fixture_bytes("landscape.jpg"));
 }
 
 // ---- the version race ------------------------------------------------------------------------
@@ -377,8 +377,8 @@ TEST_F(HandlerTest, AnOriginalReplacedMidRequestIsNotStoredUnderItsOldVersion) {
 
   store_.set_hook(nullptr);
   Response retry = get("/photo.jpg?w=90");
-  ASSERT_EQ(retry.result_int(), 200) << retry.body();
-  Decoded image = decode(retry.body());
+  ASSERT_EQ(retry.result_int(), 200) << retry.body().to_string();
+  Decoded image = decode(retry.body().to_string());
   EXPECT_EQ(image.width, 90);
   EXPECT_EQ(image.height, 30);
   auto variants = stored_variants();
@@ -512,7 +512,7 @@ TEST_F(HandlerTest, OnlyWhatNeedsNoStoreIsAnsweredFast) {
   auto hit = fast("/landscape.jpg?w=50");
   ASSERT_TRUE(hit) << "a memory hit of a version learnt just now";
   EXPECT_EQ(hit->result_int(), 200);
-  EXPECT_EQ(hit->body(), made.body());
+  EXPECT_EQ(hit->body().to_string(), made.body().to_string());
   EXPECT_EQ(header(*hit, "X-Cache"), "hit-memory");
   EXPECT_FALSE(fast("/landscape.jpg?w=60")) << "a miss needs a handler thread";
   EXPECT_EQ(store_.calls(StoreOp::kStat) + store_.calls(StoreOp::kGet), calls);
@@ -537,12 +537,13 @@ TEST_F(HandlerTest, AMissInsideTheWindowFindsAReplacedOriginal) {
   const Response before = get("/photo.jpg?w=90&f=png");
   ASSERT_EQ(before.result_int(), 200);
   put_original("photo.jpg", "stripes.jpg");
-  EXPECT_EQ(get("/photo.jpg?w=90&f=png").body(), before.body()) << "a trusted hit: stale inside the window";
+  EXPECT_EQ(get("/photo.jpg?w=90&f=png").body().to_string(), before.body().to_string())
+      << "a trusted hit: stale inside the window";
   const Response after = get("/photo.jpg?w=91&f=png");
   ASSERT_EQ(after.result_int(), 200);
-  EXPECT_EQ(decode(after.body()).height, 30) << "stripes are 3:1";
+  EXPECT_EQ(decode(after.body().to_string()).height, 30) << "stripes are 3:1";
   const Response again = get("/photo.jpg?w=90&f=png");
-  EXPECT_EQ(decode(again.body()).height, 30) << "the new version is trusted from then on";
+  EXPECT_EQ(decode(again.body().to_string()).height, 30) << "the new version is trusted from then on";
 }
 
 TEST_F(HandlerTest, AClientWaitingOnAnotherClientsTransformGets504AtItsDeadline) {
@@ -572,7 +573,7 @@ TEST_F(HandlerTest, AClientWaitingOnAnotherClientsTransformGets504AtItsDeadline)
 TEST_F(HandlerTest, MissesBeyondTheirThreadsAre503WhileHitsAreServed) {
   config_.miss_threads = 1;
   put_original("landscape.jpg", "landscape.jpg");
-  const std::string hit = get("/landscape.jpg?w=50").body();  // made now, a hit below
+  const std::string hit = get("/landscape.jpg?w=50").body().to_string();  // made now, a hit below
   Gate gate;  // holds the first miss's whole read of the original (its header is probed)
   store_.set_hook([&](StoreOp op, const std::string& key) {
     if (op == StoreOp::kGet && key == "landscape.jpg") gate.pass();
@@ -584,7 +585,7 @@ TEST_F(HandlerTest, MissesBeyondTheirThreadsAre503WhileHitsAreServed) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, seconds(5)) << "refused without waiting";
   Response again = get("/landscape.jpg?w=50");
   EXPECT_EQ(again.result_int(), 200);
-  EXPECT_EQ(again.body(), hit);
+  EXPECT_EQ(again.body().to_string(), hit);
   gate.open();
   EXPECT_EQ(first.get().result_int(), 200);
   EXPECT_EQ(get("/landscape.jpg?w=120").result_int(), 200) << "a place again once the first is done";
@@ -657,7 +658,7 @@ TEST_F(HandlerTest, ASnappedSizeIsOneStoredVariant) {
        {"/a.jpg?w=101&f=png", "/a.jpg?w=150&f=png", "/a.jpg?w=200&f=png", "/a.jpg?w=900&f=png"}) {
     const Response response = get(target);
     ASSERT_EQ(response.result_int(), 200) << target;
-    EXPECT_EQ(decode(response.body()).width, 200) << target;
+    EXPECT_EQ(decode(response.body().to_string()).width, 200) << target;
   }
   EXPECT_EQ(stored_variants().size(), 1u);
 }

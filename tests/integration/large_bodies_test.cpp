@@ -1,0 +1,155 @@
+// Large bodies are not copied per client: an original on the folder store is streamed from
+// the file it was checked in, a memory-cache hit shares the cache's one copy, and a store
+// hit too large for the memory cache is streamed like an original. Many clients that ask
+// for a large body and never read it then cost the server little memory, and what is sent
+// is still the exact bytes of the version checked. Real sockets, on the folder store (S3
+// reads bodies whole: see docs/architecture.md).
+#include <chrono>
+#include <memory>
+#include <thread>
+
+#include "integration.h"
+#include "raw_client.h"
+
+namespace imageflex::test {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int kNonReaders = 100;
+// Generous: a copy per client would be 100 %; streaming and sharing hold a few percent.
+constexpr double kMaxGrowthShare = 0.25;
+// Long enough that no non-reader is cut while it is measured, however loaded the machine.
+const std::vector<std::string> kPatientSends = {"--send-timeout-ms", "60000"};
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::unique_ptr<ServiceUnderTest> start(std::vector<std::string> args) {
+  args.insert(args.end(), kPatientSends.begin(), kPatientSends.end());
+  return std::make_unique<ServiceUnderTest>(Backend::kFilesystem, std::move(args));
+}
+
+// A photo-sized JPEG of noise, about 4.6 MB (the original), quick to make.
+const std::string& large_jpeg() {
+  static const std::string bytes = make_heavy_jpeg(2900);
+  return bytes;
+}
+
+// What `kNonReaders` clients that ask for `path` and then never read cost the server: the
+// growth of its resident memory (KiB) over what one served request left, the highest of
+// samples taken while the server writes all it can to them. Health must answer meanwhile,
+// and every client must have got a 200 head of `body_bytes`.
+long memory_held_by_non_readers(ServiceUnderTest& service, const std::string& path, std::size_t body_bytes) {
+  const auto first = service.get(path);  // the server's one-time allocations happen here, before the baseline
+  EXPECT_EQ(first.status, 200);
+  EXPECT_EQ(first.body.size(), body_bytes);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const long before = service.server().rss_kb();
+
+  std::vector<std::unique_ptr<RawConnection>> clients;
+  for (int i = 0; i < kNonReaders; ++i) {
+    clients.push_back(std::make_unique<RawConnection>(service.server().port(), 4096));
+    clients.back()->send("GET " + path + " HTTP/1.1\r\nHost: test\r\n\r\n");
+  }
+  long peak = before;
+  HttpClient health;
+  for (int sample = 0; sample < 15; ++sample) {
+    const auto asked = Clock::now();
+    EXPECT_EQ(health.get(service.server().url("/_imageflex/health")).status, 200);
+    EXPECT_LT(seconds_since(asked), 3.0) << "health waited behind the non-readers";
+    peak = std::max(peak, service.server().rss_kb());
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  // Every client was answered (its head is in its small receive buffer), and none was cut.
+  for (auto& client : clients) {
+    const std::string head = client->read_some(512, 5);
+    EXPECT_EQ(head.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << head.substr(0, 100);
+    EXPECT_NE(head.find("Content-Length: " + std::to_string(body_bytes) + "\r\n"), std::string::npos);
+    EXPECT_FALSE(client->closed());
+  }
+  return peak - before;
+}
+
+void expect_little_held(long held_kb, std::size_t body_bytes) {
+  const double copies_kb = static_cast<double>(kNonReaders) * static_cast<double>(body_bytes) / 1024;
+  EXPECT_LT(static_cast<double>(held_kb), kMaxGrowthShare * copies_kb)
+      << kNonReaders << " non-readers of " << body_bytes << " bytes held " << held_kb / 1024
+      << " MiB more; a copy each would be " << static_cast<long>(copies_kb / 1024) << " MiB";
+}
+
+TEST(LargeBodiesTest, NonReadersOfALargeOriginalHoldLittleMemory) {
+  auto service = start({});
+  service->put_original("large.jpg", large_jpeg());
+  expect_little_held(memory_held_by_non_readers(*service, "/large.jpg", large_jpeg().size()),
+                     large_jpeg().size());
+  const auto again = service->get("/large.jpg");
+  EXPECT_TRUE(again.body == large_jpeg()) << "the bytes of the file, exactly";
+}
+
+// A lossless variant of noise at its full size: several MB, made once and then served from memory or the
+// store.
+constexpr const char* kLargeVariant = "/noise.jpg?f=png";
+
+HttpResponse make_large_variant(ServiceUnderTest& service) {
+  service.put_original("noise.jpg", make_heavy_jpeg(2200));
+  const auto made = service.get(kLargeVariant);
+  EXPECT_EQ(made.status, 200);
+  EXPECT_EQ(made.header("x-cache"), "miss");
+  EXPECT_GT(made.body.size(), std::size_t{3} << 20) << "large enough to tell a copy per client";
+  return made;
+}
+
+TEST(LargeBodiesTest, NonReadersOfAMemoryHitShareTheCachedCopy) {
+  auto service = start({"--memory-cache-mb", "256"});
+  const auto made = make_large_variant(*service);
+  const auto hit = service->get(kLargeVariant);
+  EXPECT_EQ(hit.header("x-cache"), "hit-memory");
+  EXPECT_TRUE(hit.body == made.body);
+  expect_little_held(memory_held_by_non_readers(*service, kLargeVariant, made.body.size()), made.body.size());
+  EXPECT_TRUE(service->get(kLargeVariant).body == made.body);
+}
+
+// Without a memory cache (or with one too small for the variant), a store hit is streamed too.
+TEST(LargeBodiesTest, NonReadersOfAStoreHitTooLargeForMemoryHoldLittle) {
+  auto service = start({"--memory-cache-mb", "0"});
+  const auto made = make_large_variant(*service);
+  const auto hit = service->get(kLargeVariant);
+  EXPECT_EQ(hit.header("x-cache"), "hit-store");
+  EXPECT_TRUE(hit.body == made.body);
+  expect_little_held(memory_held_by_non_readers(*service, kLargeVariant, made.body.size()), made.body.size());
+  EXPECT_TRUE(service->get(kLargeVariant).body == made.body);
+}
+
+// The version checked is the one sent: an original replaced while a slow client reads it
+// still reaches that client whole and unmixed; later requests get the new one. HEAD and
+// 304 of a streamed original keep their exact Content-Length and no body.
+TEST(LargeBodiesTest, AStreamedOriginalIsTheVersionThatWasChecked) {
+  auto service = start({});
+  service->put_original("large.jpg", large_jpeg());
+  RawConnection slow(service->server().port(), 4096);
+  slow.send("GET /large.jpg HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+  std::string received = slow.read_some(4096, 5);
+  ASSERT_EQ(received.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << received.substr(0, 100);
+
+  const std::string replacement = make_heavy_jpeg(600);
+  service->put_original("large.jpg", replacement);
+  received += slow.read_until_closed(30);
+  const auto responses = parse_responses(received);
+  ASSERT_EQ(responses.size(), 1u) << received.size() << " bytes received";
+  EXPECT_TRUE(responses[0].body == large_jpeg()) << "the version first checked, whole";
+
+  const auto now = service->get("/large.jpg");
+  EXPECT_TRUE(now.body == replacement);
+  const auto head = service->head("/large.jpg");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.header("content-length"), std::to_string(replacement.size()));
+  EXPECT_TRUE(head.body.empty());
+  const auto held = service->get("/large.jpg", {"If-None-Match: " + now.header("etag")});
+  EXPECT_EQ(held.status, 304);
+  EXPECT_TRUE(held.body.empty());
+}
+
+}  // namespace
+}  // namespace imageflex::test
