@@ -18,15 +18,22 @@ namespace {
 
 constexpr int kMaxDimension = 8192;
 
-// The request as a URL in one canonical spelling, from the parsed fields alone.
+// The request as a URL in one canonical spelling: its key, then the image parameters as
+// parse_request recorded them (canonical_query: the parser's table order, decoded values),
+// each value percent-encoded again. Built from the parser's own record rather than a list
+// of fields here, so a new parameter is covered without an edit. No valid value holds '&'.
 std::string rebuild_target(const ImageRequest& request) {
-  std::string target = "/" + uri_encode(request.key, false) +
-                       "?fit=" + std::string(fit_name(request.geometry.fit)) +
-                       "&enlarge=" + (request.geometry.enlarge ? "true" : "false");
-  if (request.geometry.width > 0) target += "&w=" + std::to_string(request.geometry.width);
-  if (request.geometry.height > 0) target += "&h=" + std::to_string(request.geometry.height);
-  if (request.format) target += "&f=" + std::string(format_name(*request.format));
-  if (request.quality > 0) target += "&q=" + std::to_string(request.quality);
+  std::string target = "/" + uri_encode(request.key, false) + "?";
+  std::size_t start = 0;
+  const std::string_view query = request.canonical_query;
+  while (start < query.size()) {
+    auto end = query.find('&', start);
+    if (end == std::string_view::npos) end = query.size();
+    const auto pair = query.substr(start, end - start);
+    const auto equals = pair.find('=');
+    target += std::string(pair.substr(0, equals + 1)) + uri_encode(pair.substr(equals + 1), true) + "&";
+    start = end + 1;
+  }
   return target;
 }
 
@@ -68,7 +75,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!parsed) std::fprintf(stderr, "rebuilt target %s does not parse\n", rebuilt.c_str());
   FUZZ_CHECK(parsed);
   FUZZ_CHECK(reparsed.key == first.key && reparsed.geometry == first.geometry &&
-             reparsed.format == first.format && reparsed.quality == first.quality);
+             reparsed.format == first.format && reparsed.quality == first.quality &&
+             reparsed.canonical_query == first.canonical_query);
   check_same_keys(first, reparsed, defaults);
   return 0;
 }
