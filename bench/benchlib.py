@@ -256,3 +256,13 @@ def stop_process(process, log):
             process.kill()
             process.wait()
     log.close()
+
+
+def append_report(text, record):
+    """Appends a run's report to bench/out/results.md, and to BENCHMARKS.md when recording."""
+    os.makedirs(os.path.join(ROOT, "bench", "out"), exist_ok=True)
+    with open(os.path.join(ROOT, "bench", "out", "results.md"), "a") as results:
+        results.write(text + "\n")
+    if record:
+        with open(os.path.join(ROOT, "BENCHMARKS.md"), "a") as benchmarks:
+            benchmarks.write("\n" + text)

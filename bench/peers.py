@@ -50,7 +50,7 @@ import threading
 import time
 import urllib.request
 
-from benchlib import (ROOT, stop_process, Server, binary_of, commit_text, corpus_dir, cpu_model, cpu_seconds, env_number,
+from benchlib import (ROOT, append_report, stop_process, Server, binary_of, commit_text, corpus_dir, cpu_model, cpu_seconds, env_number,
                       machine_memory, measured_environment, percentile)
 
 PEERS_DIR = os.path.join(ROOT, "bench", "peers")
@@ -920,11 +920,8 @@ def main():
         json.dump({"context": context, "misses": [{k: v for k, v in r.items() if k not in ("kept", "per_photo")}
                                                   for r in misses],
                    "hits": hits, "cold": cold, "soak": soak}, out, indent=1, default=str)
-    with open(os.path.join(OUT, "results.md"), "a") as results:
-        results.write(text + "\n")
+    append_report(text, args.record)
     if args.record:
-        with open(os.path.join(ROOT, "BENCHMARKS.md"), "a") as benchmarks:
-            benchmarks.write("\n" + text)
         print("appended to BENCHMARKS.md; charts in docs/bench/")
 
 

@@ -38,7 +38,7 @@ import sys
 import tempfile
 import time
 
-from benchlib import (ROOT, RssSampler, Server, binary_of, closed_loop, commit_text, corpus_dir, cpu_model,
+from benchlib import (ROOT, RssSampler, append_report, Server, binary_of, closed_loop, commit_text, corpus_dir, cpu_model,
                       cpu_seconds, env_number, fetch, latency_cells, machine_memory, measured_environment,
                       open_loop, read_status, statuses)
 
@@ -358,12 +358,8 @@ def main():
     report = "\n".join(lines)
     print()
     print(report)
-    os.makedirs(os.path.join(ROOT, "bench", "out"), exist_ok=True)
-    with open(os.path.join(ROOT, "bench", "out", "results.md"), "a") as results:
-        results.write(report + "\n")
+    append_report(report, args.record)
     if args.record:
-        with open(os.path.join(ROOT, "BENCHMARKS.md"), "a") as benchmarks:
-            benchmarks.write("\n" + report)
         print("appended to BENCHMARKS.md")
 
 
