@@ -24,7 +24,10 @@ std::string mib(std::uint64_t bytes) {
 }  // namespace
 
 Admission::Admission(std::uint64_t budget_bytes, std::size_t max_waiting, Gauges gauges)
-    : budget_(budget_bytes), max_waiting_(max_waiting), gauges_(std::move(gauges)) {}
+    : budget_(budget_bytes), max_waiting_(max_waiting), gauges_(std::move(gauges)) {
+  if (gauges_.resident && gauges_.release_free_memory)
+    watch_ = std::jthread([this](const std::stop_token& stop) { watch_resident(stop); });
+}
 
 namespace {
 
@@ -37,6 +40,8 @@ std::uint64_t read_gauge(const std::function<std::uint64_t()>& gauge) {
 constexpr auto kResidentPoll = std::chrono::milliseconds(20);
 // A purge walks every arena: at most this often, however many jobs wait.
 constexpr auto kReleaseInterval = std::chrono::milliseconds(100);
+// How often the watch reads resident memory while jobs run (a read of /proc/self/statm).
+constexpr auto kWatchInterval = std::chrono::milliseconds(50);
 
 }  // namespace
 
@@ -76,7 +81,22 @@ std::shared_ptr<Admission::Ticket> Admission::admit(std::uint64_t estimate_bytes
     if (!admitted) throw Error(ErrorKind::kOverloaded, "too many images being made; retry shortly");
   }
   admitted_ += estimate_bytes;
+  admitted_some_.notify_one();
   return std::make_shared<Ticket>(*this, estimate_bytes);
+}
+
+void Admission::watch_resident(const std::stop_token& stop) {
+  const std::uint64_t purge_above = budget_ / 8 * 7;
+  std::unique_lock lock(mutex_);
+  // Asleep while no job runs; wait() returns false only when asked to stop.
+  while (admitted_some_.wait(lock, stop, [this] { return admitted_ > 0; })) {
+    lock.unlock();
+    const bool purge = read_gauge(gauges_.resident) > purge_above;
+    if (purge) gauges_.release_free_memory();
+    lock.lock();
+    if (purge) ++purges_;
+    admitted_some_.wait_for(lock, stop, kWatchInterval, [] { return false; });
+  }
 }
 
 void Admission::release(std::uint64_t bytes) {
@@ -91,6 +111,11 @@ void Admission::release(std::uint64_t bytes) {
 std::uint64_t Admission::admitted_bytes() const {
   std::lock_guard lock(mutex_);
   return admitted_;
+}
+
+std::uint64_t Admission::purges() const {
+  std::lock_guard lock(mutex_);
+  return purges_;
 }
 
 std::size_t Admission::waiting() const {

@@ -12,7 +12,9 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <stop_token>
 #include <string>
+#include <thread>
 
 namespace imageflex {
 
@@ -28,7 +30,8 @@ class Admission {
     // The process's resident memory now: a job also waits while this plus its estimate is over
     // the budget, which catches what estimates miss (allocator slack, buffers, decay lag).
     std::function<std::uint64_t()> resident;
-    // Asked to hand freed memory back when resident memory alone keeps a job waiting.
+    // Asked to hand freed memory back when resident memory alone keeps a job waiting, and
+    // while jobs run with resident memory near the budget (the watch below).
     std::function<void()> release_free_memory;
   };
 
@@ -58,10 +61,19 @@ class Admission {
   std::uint64_t budget_bytes() const { return budget_; }
   std::uint64_t admitted_bytes() const;
   std::size_t waiting() const;
+  // Times the watch handed freed memory back because resident memory neared the budget.
+  std::uint64_t purges() const;
 
  private:
   void release(std::uint64_t bytes);
   bool fits(std::uint64_t estimate_bytes) const;  // with mutex_ held
+  // While any job is admitted, reads resident memory every kWatchInterval and hands freed
+  // memory back once it passes 7/8 of the budget. The allocator keeps pages a finished job
+  // freed for reuse (its decay), in the arena of the thread that freed them; a job running on
+  // another thread cannot reuse them, so under a tight budget they, not the jobs, pushed
+  // resident memory over it (BENCHMARKS.md, "Shield"). Admission alone cannot see that: no
+  // job starts or ends while the peak builds.
+  void watch_resident(const std::stop_token& stop);
 
   const std::uint64_t budget_;
   const std::size_t max_waiting_;
@@ -71,6 +83,9 @@ class Admission {
   std::uint64_t admitted_ = 0;
   std::size_t waiting_ = 0;
   Clock::time_point last_release_{};
+  std::uint64_t purges_ = 0;
+  std::condition_variable_any admitted_some_;  // wakes the watch when the first job is admitted
+  std::jthread watch_;                         // last: stopped and joined before the members it reads go
 };
 
 // The budget when none is set: half the memory the process may use (its cgroup's memory

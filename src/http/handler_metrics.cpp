@@ -84,6 +84,7 @@ std::string Handler::stats_json() const {
       {"memory_budget_bytes", admission_.budget_bytes()},
       {"memory_admitted_bytes", admission_.admitted_bytes()},
       {"admission_waiting", admission_.waiting()},
+      {"memory_purges", admission_.purges()},
       {"vips_memory_bytes", vips_memory_bytes()},
       {"store_bytes_read", storage_.bytes_read()},
       {"store_bytes_written", storage_.bytes_written()},

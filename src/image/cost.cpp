@@ -18,20 +18,32 @@ namespace {
 //   webp              0         94      67    109     199
 //   avif             98        114      98    128     219
 //
-// So per output pixel: JPEG 4.7 B (optimize_coding buffers the coefficients), PNG 1.9 B,
-// WebP 6.3 B and AVIF 16.4 B (both encoders hold the whole image, AVIF in libaom's
-// buffers too). Per decoded pixel: baseline JPEG and non-interlaced PNG stream (about
-// nothing beyond the resize); WebP decodes whole at its shrink-on-load size, 5.8-7 B per
-// pixel; AVIF/HEIC decode the whole frame at full size, 6.7 B per source pixel.
-// Progressive JPEG, interlaced PNG and TIFF were not measured: they are charged the
-// whole decoded image at two bytes a sample (16-bit PNG/TIFF, JPEG coefficients).
+// and again in the server, where it counts (one miss on a fresh `imageflex serve
+// --memory-cache-mb 0` under MALLOC_CONF=dirty_decay_ms:0, VmHWM less VmRSS before it, MiB;
+// `python3 bench/job_memory.py`):
+//
+//   5120x2880 source             avif 4000   avif 2000   webp 4000   jpeg 4000
+//   Altai (baseline, 0.7 MB)          184          58          59          57
+//   SafeLanding (baseline, 4 MB)      201          64          77          61
+//   Flow (progressive, 3.8 MB)        265         145         145         145
+//
+// So per output pixel: JPEG 6 B (optimize_coding buffers the coefficients), PNG 1.9 B,
+// WebP 6.5 B and AVIF 21 B plus 12 MiB of libaom's own state (both encoders hold the whole
+// image, AVIF in libaom's buffers too; the server's AVIF figures were 25 % over what
+// `convert` showed, and a storm admitted on the lower ones went 20 % over its budget).
+// Per decoded pixel: baseline JPEG and non-interlaced PNG stream (about nothing beyond the
+// resize); WebP decodes whole at its shrink-on-load size, 5.8-7 B per pixel; AVIF/HEIC
+// decode the whole frame at full size, 6.7 B per source pixel. Progressive JPEG (its
+// coefficients), interlaced PNG and TIFF are charged the whole decoded image at two bytes
+// a sample (Flow above: 88 MB for its coefficients).
 constexpr double kEncodeBytesPerPixel[] = {
-    5.0,   // kJpeg
+    6.0,   // kJpeg
     2.0,   // kPng (+ the encoded bytes, below)
     6.5,   // kWebp
-    17.0,  // kAvif
+    21.0,  // kAvif
     6.0,   // kGif: cgif quantises each frame (not measured; RGBA in, indices out)
 };
+constexpr std::uint64_t kAvifEncoderBytes = 12ull << 20;  // libaom's encoder state, whatever the size
 constexpr double kWebpDecodeBytesPerPixel = 7.0;
 constexpr double kHeifDecodeBytesPerPixel = 7.0;
 constexpr double kGifFrameBytesPerPixel = 4.0;      // every decoded frame, RGBA
@@ -89,6 +101,7 @@ std::uint64_t estimate_memory(const SourceInfo& source, std::uint64_t source_byt
   bytes += region ? static_cast<double>(pixels(source.size)) * source.bands * frames * 2.0
                   : decode_bytes(source, plan, frames);
   bytes += out_pixels * encode_bytes_per_pixel(output);
+  if (output == Format::kAvif) bytes += static_cast<double>(kAvifEncoderBytes);
   // The encoded result is held while it is stored: a lossless one can be as large as its pixels.
   if (output == Format::kPng || output == Format::kGif) bytes += out_pixels * (source.alpha ? 4 : 3);
   // Trim holds the decoded image; blur and sharpen work in float (effects_memory).

@@ -54,7 +54,7 @@ TEST(ProbePrefixTest, APrefixGivesTheWholeFilesAnswerOrNone) {
 class AdmissionTest : public ServiceTest {
  protected:
   std::vector<std::string> server_args() override {
-    return {"--memory-budget-mb", "200", "--workers", "2", "--queue", "0", "--deadline-ms", "60000"};
+    return {"--memory-budget-mb", "280", "--workers", "2", "--queue", "0", "--deadline-ms", "60000"};
   }
 };
 IMAGEFLEX_ON_EVERY_BACKEND(AdmissionTest);
@@ -62,7 +62,7 @@ IMAGEFLEX_ON_EVERY_BACKEND(AdmissionTest);
 TEST_P(AdmissionTest, AJobOverTheBudgetIs413AfterReadingOnlyTheHeader) {
   service().put_original("heavy.jpg", make_heavy_jpeg(3000));
   const long read_before = service().stat("store_bytes_read");
-  // 16 MP to AVIF: about 280 MB by the estimate, over the 200 MiB budget alone.
+  // 16 MP to AVIF: about 360 MB by the estimate, over the 280 MiB budget alone.
   const HttpResponse refused = get("/heavy.jpg?w=4000&enlarge=true&f=avif");
   EXPECT_EQ(refused.status, 413) << refused.body;
   EXPECT_NE(refused.body.find("memory"), std::string::npos) << refused.body;
@@ -72,12 +72,12 @@ TEST_P(AdmissionTest, AJobOverTheBudgetIs413AfterReadingOnlyTheHeader) {
   EXPECT_EQ(get("/heavy.jpg?w=3900&enlarge=true&f=avif").status, 413);
   EXPECT_EQ(service().stat("store_bytes_read"), read_after_first);
   EXPECT_EQ(service().stat("memory_admitted_bytes"), 0);
-  EXPECT_EQ(service().stat("memory_budget_bytes"), 200L << 20);
+  EXPECT_EQ(service().stat("memory_budget_bytes"), 280L << 20);
 }
 
 TEST_P(AdmissionTest, ABurstOfHugeJobsGets503WhileASmallOneIsServed) {
   service().put_original("heavy.jpg", make_heavy_jpeg(3000));
-  // 9 MP to AVIF, about 165 MB by the estimate: admitted, and it takes seconds.
+  // 9 MP to AVIF, about 210 MB by the estimate: admitted, and it takes seconds.
   HttpResponse big;
   std::thread leader([&] {
     HttpClient client;
@@ -93,7 +93,7 @@ TEST_P(AdmissionTest, ABurstOfHugeJobsGets503WhileASmallOneIsServed) {
   int busy_while_admitted = 0;
   for (int i = 0; i < 6; ++i) {
     const long read_before = service().stat("store_bytes_read");
-    // Each of these would need about 70 MB more than the budget has left beside it.
+    // Each of these (4 MP to AVIF, about 110 MB) needs more than the budget leaves beside it.
     const HttpResponse r = get("/heavy.jpg?f=avif&w=" + std::to_string(2000 + i));
     const bool still_admitted = service().stat("memory_admitted_bytes") > 0;
     if (r.status == 503) {
