@@ -10,18 +10,14 @@
 #include "common/error.h"
 #include "http/admission.h"
 #include "image/cost.h"
+#include "sources.h"
 
 namespace imageflex {
 namespace {
 
-using std::chrono::milliseconds;
+using test::source_of;
 
-SourceInfo source_of(Format format, int width, int height) {
-  SourceInfo source;
-  source.format = format;
-  source.size = {width, height};
-  return source;
-}
+using std::chrono::milliseconds;
 
 constexpr std::uint64_t kMiB = 1ull << 20;
 

@@ -4,16 +4,12 @@
 
 #include "image/cost.h"
 #include "negotiate/avif_budget.h"
+#include "sources.h"
 
 namespace imageflex {
 namespace {
 
-SourceInfo jpeg_of(int width, int height) {
-  SourceInfo source;
-  source.format = Format::kJpeg;
-  source.size = {width, height};
-  return source;
-}
+using test::source_of;
 
 Plan plan_for(const SourceInfo& source, int width) {
   return plan_geometry(source.size, {width, 0, Fit::kCover, false});
@@ -36,7 +32,7 @@ TEST(AvifEncodeEstimateTest, FollowsTheMeasurementsInCostCpp) {
 }
 
 TEST(AvifBudgetTest, ALargeNegotiatedAvifOverTheBudgetIsServedAsWebpNow) {
-  const SourceInfo photo = jpeg_of(5120, 2880);
+  const SourceInfo photo = source_of(Format::kJpeg, 5120, 2880);
   const Plan large = plan_for(photo, 2400);  // ~0.55 s at effort 0
   const auto deferral = defer_avif(Format::kAvif, true, kBrowser, photo, large, 0, 300);
   ASSERT_TRUE(deferral.has_value());
@@ -45,7 +41,7 @@ TEST(AvifBudgetTest, ALargeNegotiatedAvifOverTheBudgetIsServedAsWebpNow) {
 }
 
 TEST(AvifBudgetTest, AvifIsMadeNowWhenItFitsTheBudgetOrIsNotDeferrable) {
-  const SourceInfo photo = jpeg_of(5120, 2880);
+  const SourceInfo photo = source_of(Format::kJpeg, 5120, 2880);
   const Plan small = plan_for(photo, 512);
   const Plan large = plan_for(photo, 2400);
   // Within the budget: AVIF now (the default 300 ms keeps 1200 px AVIFs in the foreground).
@@ -61,7 +57,7 @@ TEST(AvifBudgetTest, AvifIsMadeNowWhenItFitsTheBudgetOrIsNotDeferrable) {
 }
 
 TEST(AvifBudgetTest, AHigherEffortDefersSmallerImages) {
-  const SourceInfo photo = jpeg_of(5120, 2880);
+  const SourceInfo photo = source_of(Format::kJpeg, 5120, 2880);
   const Plan medium = plan_for(photo, 1200);
   EXPECT_FALSE(defer_avif(Format::kAvif, true, kBrowser, photo, medium, 0, 300));
   EXPECT_TRUE(defer_avif(Format::kAvif, true, kBrowser, photo, medium, 4, 300));

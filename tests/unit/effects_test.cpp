@@ -12,17 +12,12 @@
 #include "image/thumbhash.h"
 #include "request/key.h"
 #include "request/normalise.h"
+#include "sources.h"
 
 namespace imageflex {
 namespace {
 
-SourceInfo source_of(Format format, int width, int height, int frames = 1) {
-  SourceInfo source;
-  source.format = format;
-  source.size = {width, height};
-  source.frames = frames;
-  return source;
-}
+using test::source_of;
 
 std::string key_of(const std::string& target, const SourceInfo& source, AcceptedFormats accepted = {},
                    const Presets& presets = {}) {

@@ -4,16 +4,12 @@
 
 #include "request/key.h"
 #include "request/normalise.h"
+#include "sources.h"
 
 namespace imageflex {
 namespace {
 
-SourceInfo jpeg_source(int width, int height) {
-  SourceInfo source;
-  source.format = Format::kJpeg;
-  source.size = {width, height};
-  return source;
-}
+using test::source_of;
 
 std::string key_of(const std::string& target, const SourceInfo& source, AcceptedFormats accepted = {}) {
   const ImageRequest normal = normalise_request(parse_request(target, 8192), source, accepted, Quality{});
@@ -21,7 +17,7 @@ std::string key_of(const std::string& target, const SourceInfo& source, Accepted
 }
 
 TEST(NormaliseTest, TheFormatIsTheOneServed) {
-  const SourceInfo source = jpeg_source(1200, 800);
+  const SourceInfo source = source_of(Format::kJpeg, 1200, 800);
   const ImageRequest normal =
       normalise_request(parse_request("/a.jpg?w=300", 8192), source, {true, true}, {});
   ASSERT_TRUE(normal.format.has_value());
@@ -34,7 +30,7 @@ TEST(NormaliseTest, TheFormatIsTheOneServed) {
 }
 
 TEST(NormaliseTest, QualityIsDroppedForLosslessOutputsOnly) {
-  const SourceInfo source = jpeg_source(1200, 800);
+  const SourceInfo source = source_of(Format::kJpeg, 1200, 800);
   EXPECT_EQ(key_of("/a.jpg?w=300&f=png&q=50", source), key_of("/a.jpg?w=300&f=png&q=90", source));
   EXPECT_EQ(key_of("/a.jpg?w=300&f=gif&q=50", source), key_of("/a.jpg?w=300&f=gif", source));
   EXPECT_NE(key_of("/a.jpg?w=300&f=webp&q=50", source), key_of("/a.jpg?w=300&f=webp&q=90", source));
@@ -52,7 +48,7 @@ TEST(NormaliseTest, GeometryKeepsThePlanInEveryCase) {
   const int sides[] = {0, 1, 7, 300, 640, 800, 1199, 1200, 1201, 2400, 8192};
   const Fit fits[] = {Fit::kCover, Fit::kContain, Fit::kInside, Fit::kFill};
   for (Size size : sources) {
-    SourceInfo source = jpeg_source(size.width, size.height);
+    SourceInfo source = source_of(Format::kJpeg, size.width, size.height);
     for (int w : sides) {
       for (int h : sides) {
         for (Fit fit : fits) {
@@ -72,7 +68,7 @@ TEST(NormaliseTest, GeometryKeepsThePlanInEveryCase) {
 }
 
 TEST(NormaliseTest, SidesAtOrBeyondTheOriginalWithoutEnlargeAreTheOriginal) {
-  const SourceInfo source = jpeg_source(1200, 800);
+  const SourceInfo source = source_of(Format::kJpeg, 1200, 800);
   const std::string original_size = key_of("/a.jpg?f=webp", source);
   EXPECT_EQ(key_of("/a.jpg?w=1200&f=webp", source), original_size);
   EXPECT_EQ(key_of("/a.jpg?w=2400&f=webp", source), original_size);
