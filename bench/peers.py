@@ -422,6 +422,56 @@ def score(args, build, rows):
         row["ssim_n"] = len(values)
 
 
+AVIF_LADDER = (60, 65, 70, 75, 80, 85, 90)  # our AVIF q values, to meet sharp's SSIM between two of them
+
+
+def run_avif_ladder(args, peers, corpus, root, tmp):
+    """Our AVIF (effort at its default) at each q of AVIF_LADDER on the 12 photos, 512x512 inside: kept
+    for score_avif_ladder, which sets our bytes against sharp's at sharp's own SSIM."""
+    rels = link_tree(corpus, root, "ladder", 1, SIZES[0])
+    ladder = {}
+    for q in AVIF_LADDER:
+        keep_dir = os.path.join(tmp, "ladder", str(q))
+        os.makedirs(keep_dir, exist_ok=True)
+        paths = [query_path(rel, BOX, BOX, "avif", q) for rel in rels]
+        results, _ = closed_loop(peers.ours.port, paths, args.miss_connections, 0, len(paths), keep_dir, len(paths))
+        if any(status != 200 for status, *_ in results):
+            sys.exit(f"peers.py: the AVIF ladder at q={q} failed: {summary(results, 1)['statuses']}")
+        ladder[q] = [(original_of(corpus, rels[int(f)]), os.path.join(keep_dir, f)) for f in sorted(os.listdir(keep_dir))]
+    return ladder
+
+
+def score_avif_ladder(build, misses, ladder):
+    """Bytes at equal SSIM: sharp's AVIF q65 outputs (its default effort) against ours on the q ladder, our
+    mean bytes interpolated at sharp's mean SSIM over the same photos. None when sharp's row is missing."""
+    sharp = find(misses, "AVIF q65", SHARP)
+    if not sharp or not ladder:
+        return None
+    theirs = dict(sharp["kept"])  # original -> sharp's output
+    tool = os.path.join(build, "bench", "quality_sweep")
+    pairs = [pair for q in AVIF_LADDER for pair in ladder[q] if pair[0] in theirs] + list(theirs.items())
+    output = subprocess.run([tool, "--score"], input="".join(f"{o}\t{t}\n" for o, t in pairs),
+                            capture_output=True, text=True, check=True).stdout.split()
+    ssim = dict(zip(pairs, (float(v) for v in output)))
+
+    def mean(values):
+        return sum(values) / len(values)
+
+    originals = sorted(theirs)
+    target = mean([ssim[(o, theirs[o])] for o in originals])
+    target_bytes = mean([os.path.getsize(theirs[o]) for o in originals])
+    steps = []
+    for q in AVIF_LADDER:
+        mine = dict(ladder[q])
+        steps.append((q, mean([ssim[(o, mine[o])] for o in originals]), mean([os.path.getsize(mine[o]) for o in originals])))
+    result = {"photos": len(originals), "sharp_ssim": target, "sharp_bytes": target_bytes, "steps": steps}
+    for (q0, s0, b0), (q1, s1, b1) in zip(steps, steps[1:]):
+        if s0 <= target <= s1 and s1 > s0:
+            t = (target - s0) / (s1 - s0)
+            result.update(q=q0 + t * (q1 - q0), bytes=b0 + t * (b1 - b0))
+    return result
+
+
 def check(path, port, expect=None, headers=None):
     status, response_headers, body, _, _ = get(port, path, headers=headers)
     seen = response_headers.get("x-cache")
@@ -646,7 +696,7 @@ def fmt(value, digits=0):
     return "–" if value is None or value != value else f"{value:.{digits}f}"
 
 
-def targets(misses, hits, soak):
+def targets(misses, hits, soak, avif_equal):
     """(target, measured, PASS/MISS/REPORT) for each target of issue 9."""
     lines = []
 
@@ -669,6 +719,10 @@ def targets(misses, hits, soak):
     lines.append((f"misses AVIF q65: bytes and SSIM against {SHARP}",
                   f"{ratio(ours['avg_bytes'], sharp['avg_bytes']):.3f}x the bytes at SSIM {ours['ssim']:.4f} vs "
                   f"{sharp['ssim']:.4f}", "REPORT"))
+    if avif_equal and "bytes" in avif_equal:
+        lines.append((f"misses AVIF: bytes at {SHARP}'s SSIM ({avif_equal['sharp_ssim']:.4f}, q65 at its default "
+                      f"effort)", f"{ratio(avif_equal['bytes'], avif_equal['sharp_bytes']):.3f}x ({avif_equal['bytes'] / 1024:.1f} "
+                      f"vs {avif_equal['sharp_bytes'] / 1024:.1f} KiB, ours at q {avif_equal['q']:.0f})", "REPORT"))
     for workload, share in (("from memory", 0.7), ("from the folder store", 0.5)):
         ours, nginx = find(hits, workload, OURS), find(hits, workload, "nginx static")
         r = ratio(ours["rps"], nginx["rps"])
@@ -760,7 +814,7 @@ def charts(misses, hits, cold, soak, folder, stamp):
     return names
 
 
-def report(args, context, misses, hits, cold, soak, verdicts, chart_names, chart_folder):
+def report(args, context, misses, hits, cold, soak, verdicts, chart_names, chart_folder, avif_equal=None):
     lines = [
         f"### Side by side with the peers{': ' + args.label if args.label else ''} — {context['when']} UTC, "
         f"imageflex {context['commit']}{' (quick mode: a check of the harness, not figures to quote)' if args.quick else ''}",
@@ -788,6 +842,15 @@ def report(args, context, misses, hits, cold, soak, verdicts, chart_names, chart
                      f"| {fmt(r['ssim'], 4)} | {rel} | {rel_bytes} | {r['statuses']} |")
     if not misses:
         lines = lines[:-5]
+    if avif_equal:
+        lines += ["", f"AVIF at equal SSIM: {SHARP}'s q65 at its default effort against ours (`--avif-effort`'s "
+                  f"default) on a q ladder, the same {avif_equal['photos']} photos, SSIM as above:", "",
+                  "| | q | SSIM | avg KiB |", "|---|--:|--:|--:|",
+                  f"| {SHARP} | 65 | {avif_equal['sharp_ssim']:.4f} | {avif_equal['sharp_bytes'] / 1024:.1f} |"]
+        lines += [f"| {OURS} | {q} | {ssim_value:.4f} | {size / 1024:.1f} |" for q, ssim_value, size in avif_equal["steps"]]
+        if "bytes" in avif_equal:
+            lines.append(f"| {OURS}, interpolated at {SHARP}'s SSIM | {avif_equal['q']:.1f} | {avif_equal['sharp_ssim']:.4f} "
+                         f"| {avif_equal['bytes'] / 1024:.1f} ({ratio(avif_equal['bytes'], avif_equal['sharp_bytes']):.2f}x) |")
     lines += [] if not hits else ["", "Hits (wrk; X-Cache checked before each Image Flex run):", "",
               "| workload | server | X-Cache | req/s | p50 ms | p95 ms | p99 ms | peak RSS MiB | errors | ours/reference |",
               "|---|---|---|--:|--:|--:|--:|--:|--:|--:|"]
@@ -880,7 +943,8 @@ def main():
     os.makedirs(root)
     os.chmod(tmp, 0o755)  # nginx's workers may run as another user
     misses = hits = cold = []
-    soak = None
+    soak = avif_equal = None
+    ladder = {}
     try:
         if parts & {"misses", "cold"}:
             peers = Peers(binary, root, tmp)
@@ -899,6 +963,8 @@ def main():
                 if "misses" in parts:
                     log(f"misses: {len(MISS_WORKLOADS)} workloads x 3 servers x {args.miss_seconds:g} s")
                     misses = run_misses(args, peers, corpus, root, tmp)
+                    log(f"AVIF ladder: ours at q {AVIF_LADDER[0]}..{AVIF_LADDER[-1]} on the 12 photos")
+                    ladder = run_avif_ladder(args, peers, corpus, root, tmp)
                 if "cold" in parts:
                     log(f"cold: {args.cold} photos x 2 formats x 3 servers")
                     cold = run_cold(args, peers, corpus, root)
@@ -907,6 +973,7 @@ def main():
             if misses:
                 log("SSIM of the kept outputs")
                 score(args, build, misses)
+                avif_equal = score_avif_ladder(build, misses, ladder)
         if "hits" in parts:
             log(f"hits: wrk {args.hit_seconds} s each")
             hits = run_hits(args, binary, corpus, root, tmp)
@@ -917,11 +984,11 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
 
     complete = parts == {"misses", "hits", "cold", "soak"}
-    verdicts = targets(misses, hits, soak) if complete else []
+    verdicts = targets(misses, hits, soak, avif_equal) if complete else []
     stamp = context["when"].replace(" ", "-").replace(":", "")
     chart_folder = os.path.join(ROOT, "docs", "bench") if args.record else os.path.join(OUT, "charts")
     chart_names = charts(misses, hits, cold, soak, chart_folder, stamp) if complete else {}
-    text = report(args, context, misses, hits, cold, soak, verdicts, chart_names, chart_folder)
+    text = report(args, context, misses, hits, cold, soak, verdicts, chart_names, chart_folder, avif_equal)
     print()
     print(text)
     with open(os.path.join(OUT, "peers.json"), "w") as out:
