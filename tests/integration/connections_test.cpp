@@ -346,15 +346,19 @@ class LowerFileLimit {
   rlimit saved_{};
 };
 
-// A connection sending a body from the store holds a second descriptor (the file), and
-// every connection may: the cap leaves room for two each. As many connections as it admits,
-// all streaming a large original at once, never run the server out of descriptors (no
-// EMFILE on accept or on opening the file), and the last one it admits still gets health.
-TEST(ConnectionsTest, ConnectionsAtTheCapAllStreamingNeverRunOutOfDescriptors) {
+// A connection sending a body from the store holds a second descriptor (the folder store's
+// file, or an S3 spool file), and every connection may: the cap leaves room for two each. As
+// many connections as it admits, all streaming a large original at once, never run the
+// server out of descriptors (no EMFILE on accept or on opening the file), and the last one
+// it admits still gets health.
+class ConnectionCapTest : public ::testing::TestWithParam<Backend> {};
+
+TEST_P(ConnectionCapTest, EveryConnectionStreamingNeverRunsOutOfDescriptors) {
   std::unique_ptr<ServiceUnderTest> service;
   {
     const LowerFileLimit low(256);
-    service = start({"--send-timeout-ms", "60000"});
+    service = std::make_unique<ServiceUnderTest>(GetParam(),
+                                                 std::vector<std::string>{"--send-timeout-ms", "60000"});
   }
   std::smatch lowered;
   const std::string log = service->server().output();
@@ -383,6 +387,8 @@ TEST(ConnectionsTest, ConnectionsAtTheCapAllStreamingNeverRunOutOfDescriptors) {
       << service->server().output();
   EXPECT_EQ(service->server().output().find("cannot accept"), std::string::npos);
 }
+
+IMAGEFLEX_ON_EVERY_BACKEND(ConnectionCapTest);
 
 // SIGTERM with requests in flight: idle connections close at once, the requests get until
 // the drain timeout, and whatever is left is answered 503; the process exits within its bound.
