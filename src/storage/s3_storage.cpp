@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -151,10 +152,19 @@ GetResult S3Storage::get(const std::string& key, const GetOptions& options) {
     request.headers.emplace_back("If-None-Match", quote_etag(options.if_none_match));
   }
   request.max_body = options.max_bytes;
+  std::optional<LiveSpools::Spool> live;
   if (options.first_bytes == 0 && options.open_above != UINT64_MAX) {
     // Streamed from a local file: the handler thread downloads at the store's pace and the
     // client reads at its own, holding no copy in memory and no connection to the store.
     request.spool_above = std::max(options.open_above, kSmallestSpooled);
+    // A version of it still being sent from a spool is shared if S3 says it is still the
+    // object's (304). A caller's own If-None-Match keeps its meaning: no sharing then.
+    if (options.if_none_match.empty()) live = spools_.find(key);
+    if (live && live->info.size > request.spool_above) {
+      request.headers.emplace_back("If-None-Match", quote_etag(live->info.etag));
+    } else {
+      live.reset();
+    }
   }
   if (options.first_bytes > 0) {
     // A header read: only the first bytes travel (206 Partial Content).
@@ -206,6 +216,7 @@ GetResult S3Storage::get(const std::string& key, const GetOptions& options) {
         bytes_read_ += response.body_seen;
         result.object.opened =
             std::make_shared<const OpenFile>(std::move(response.spooled), response.body_seen);
+        spools_.remember(key, {result.object.info, result.object.opened});
         return result;
       }
       if (options.first_bytes > 0 && response.body.size() > options.first_bytes) {
@@ -215,6 +226,13 @@ GetResult S3Storage::get(const std::string& key, const GetOptions& options) {
       result.object.bytes = std::move(response.body);
       return result;
     case 304:
+      if (live) {
+        // The object is still the version spooled (and If-Match, if any, held).
+        result.object.info = live->info;
+        result.status = live->info.size > options.max_bytes ? GetStatus::kTooLarge : GetStatus::kOk;
+        if (result.status == GetStatus::kOk) result.object.opened = std::move(live->object);
+        return result;
+      }
       result.status = GetStatus::kNotModified;
       result.object.info = info_from_headers(response.headers);
       if (result.object.info.etag.empty()) result.object.info.etag = options.if_none_match;

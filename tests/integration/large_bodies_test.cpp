@@ -22,6 +22,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr int kNonReaders = 100;
+constexpr int kHandlerThreads = 16;  // --handler-threads' default: at most this many GETs at once
 // Generous: a copy per client would be 100 %; streaming and sharing hold a few percent.
 constexpr double kMaxGrowthShare = 0.25;
 // Long enough that no non-reader is cut while it is measured, however loaded the machine.
@@ -132,7 +133,8 @@ TEST_P(LargeBodiesOnEveryBackend, NonReadersOfALargeOriginalHoldLittleMemory) {
   auto service = start_here({});
   service->put_original("large.jpg", large_jpeg());
   const auto count_spooled = [&] {
-    if (GetParam() == Backend::kS3) EXPECT_EQ(spooled(*service), kNonReaders) << "one spool file a client";
+    // One version, shared once spooled: at most those spooled at once before the first was done.
+    if (GetParam() == Backend::kS3) EXPECT_LE(spooled(*service), kHandlerThreads) << "a spool file a client";
   };
   expect_little_held(memory_held_by_non_readers(*service, "/large.jpg", large_jpeg().size(), count_spooled),
                      large_jpeg().size());

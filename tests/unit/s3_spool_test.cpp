@@ -106,6 +106,46 @@ TEST_F(S3SpoolTest, ALargeObjectComesBackOpenWithExactlyItsBytes) {
   EXPECT_EQ(open_spool_files(), 0) << "the file goes with the last reader";
 }
 
+// Clients of one version share one spool file while any of them reads it: S3 is asked
+// whether the object is still that version (If-None-Match, a 304 without a body), so disk
+// grows with the objects being sent, not with their clients.
+TEST_F(S3SpoolTest, AVersionStillBeingSentIsSharedOnceS3ConfirmsIt) {
+  const std::string one = noise(kLarge);
+  const std::string two = noise(kLarge + 1);
+  ScriptedServer server({ok(one, {{"ETag", "\"v1\""}}), test::status_only(304), ok(two, {{"ETag", "\"v2\""}}),
+                         ok(two, {{"ETag", "\"v2\""}}), ok(two, {{"ETag", "\"v2\""}})});
+  S3Storage storage = storage_for(server);
+  GetResult first = storage.get("big.jpg", open_above(0));
+  GetResult shared = storage.get("big.jpg", open_above(0));
+  ASSERT_EQ(shared.status, GetStatus::kOk);
+  EXPECT_EQ(server.requests().at(1).header("if-none-match"), "\"v1\"");
+  EXPECT_EQ(shared.object.opened, first.object.opened) << "the same file";
+  EXPECT_EQ(shared.object.info.etag, "v1");
+  EXPECT_EQ(shared.object.info.size, one.size());
+  EXPECT_EQ(open_spool_files(), 1);
+
+  // Replaced meanwhile: S3 sends the new version, spooled apart; the old one's readers keep theirs.
+  GetResult replaced = storage.get("big.jpg", open_above(0));
+  ASSERT_TRUE(replaced.object.opened);
+  EXPECT_NE(replaced.object.opened, first.object.opened);
+  EXPECT_EQ(replaced.object.info.etag, "v2");
+  EXPECT_EQ(replaced.object.opened->size(), two.size());
+  EXPECT_EQ(open_spool_files(), 2);
+
+  // A caller's own If-None-Match is sent as it is, never replaced by the spool's.
+  GetOptions revalidate = open_above(0);
+  revalidate.if_none_match = "v0";
+  storage.get("big.jpg", revalidate);
+  EXPECT_EQ(server.requests().at(3).header("if-none-match"), "\"v0\"");
+
+  // Once no response reads a spool, the next read downloads again, unconditionally.
+  first = {};
+  shared = {};
+  replaced = {};
+  storage.get("big.jpg", open_above(0));
+  EXPECT_EQ(server.requests().at(4).header("if-none-match"), "<absent>");
+}
+
 TEST_F(S3SpoolTest, SmallObjectsAndReadsThatAskNoneStayInMemory) {
   ScriptedServer server({ok(noise(1000)), ok(noise(kLarge)), ok(noise(kLarge))});
   S3Storage storage = storage_for(server);
