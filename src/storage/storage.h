@@ -96,7 +96,7 @@ class Storage {
   // The backend's own counters for /_imageflex/stats (the folder store's quota, say).
   virtual std::vector<std::pair<std::string, std::uint64_t>> stats() const { return {}; }
   // Body bytes get() has read from the store since start (stats: what a request cost the store);
-  // an object handed back open counts whole.
+  // an object handed back open counts whole (an S3 spool shared on a 304 moved none).
   virtual std::uint64_t bytes_read() const = 0;
 };
 
