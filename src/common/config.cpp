@@ -341,6 +341,10 @@ const std::vector<Setting>& table() {
       {{"s3-default-region", "AWS_DEFAULT_REGION", d.s3.default_region,
         "the signing region when AWS_REGION is unset"},
        s3_text(&S3Settings::default_region)},
+      {{"s3-spool-dir", "IF_S3_SPOOL_DIR", "($TMPDIR, else /tmp)",
+        "folder (on disk, not tmpfs) where a large S3 object is written, unnamed, and streamed to its client "
+        "from"},
+       s3_text(&S3Settings::spool_dir)},
       {{"aws-access-key-id", "AWS_ACCESS_KEY_ID", "(none)",
         "access key; with the secret, it comes before every other credential source"},
        aws_text(&AwsSettings::access_key_id)},
@@ -484,6 +488,10 @@ ResolvedConfig resolve_config(const std::map<std::string, std::string>& flags,
     throw std::invalid_argument("invalid presets-only: true needs a presets file");
   }
   if (const auto home = environment.find("HOME"); home != environment.end()) config.aws.home = home->second;
+  if (config.s3.spool_dir.empty()) {
+    const auto tmpdir = environment.find("TMPDIR");
+    config.s3.spool_dir = tmpdir != environment.end() && !tmpdir->second.empty() ? tmpdir->second : "/tmp";
+  }
   if (config.workers == 0) {
     config.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   }
@@ -501,6 +509,7 @@ std::map<std::string, std::string> settings_environment() {
     if (const char* value = std::getenv(s.info.env.c_str())) result[s.info.env] = value;
   }
   if (const char* home = std::getenv("HOME")) result["HOME"] = home;
+  if (const char* tmpdir = std::getenv("TMPDIR")) result["TMPDIR"] = tmpdir;
   return result;
 }
 

@@ -23,6 +23,9 @@ struct S3Settings {
   std::string addressing;                    // IF_S3_ADDRESSING: "path", "virtual" or "" (automatic)
   std::string region;                        // AWS_REGION; "" = default_region
   std::string default_region = "us-east-1";  // AWS_DEFAULT_REGION
+  // IF_S3_SPOOL_DIR: where a GET larger than what is read into memory is written, unnamed,
+  // to be streamed to the client from there; "" = $TMPDIR, else /tmp (resolved by load_config).
+  std::string spool_dir;
 };
 
 // The AWS credential chain's inputs (storage/aws_credentials.h), under the names the

@@ -355,13 +355,17 @@ class Session : public std::enable_shared_from_this<Session> {
 };
 
 // The connection cap: what was asked for, kept below the file descriptor limit so
-// accept() never meets EMFILE in the normal course.
+// accept() never meets EMFILE in the normal course. A connection holds two descriptors
+// while it sends a body from the store (its socket, and the file: the folder store's own,
+// or an S3 object's spool file), and any of them may, so each counts twice: the limit
+// then holds however many stream at once, without a count to keep or a fallback to copy.
 std::size_t connection_cap(const Config& config) {
   rlimit limit{};
   auto cap = static_cast<std::size_t>(config.max_connections);
   if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return cap;
   const rlim_t reserve = kDescriptorReserve + static_cast<rlim_t>(config.handler_threads);
-  const auto usable = static_cast<std::size_t>(limit.rlim_cur > reserve + 1 ? limit.rlim_cur - reserve : 1);
+  const auto usable =
+      static_cast<std::size_t>(limit.rlim_cur > reserve + 2 ? (limit.rlim_cur - reserve) / 2 : 1);
   if (usable < cap) {
     log_event("info", "max-connections lowered from " + std::to_string(cap) + " to " +
                           std::to_string(usable) + ": the file descriptor limit is " +

@@ -17,6 +17,7 @@
 #include "common/unique_fd.h"
 #include "image/format.h"
 #include "storage/open_beneath.h"
+#include "storage/open_file.h"
 
 namespace imageflex {
 namespace {
@@ -48,35 +49,6 @@ bool torn(int fd, const struct stat& st) {
   const std::string length = read_xattr(fd, std::string(kXattrPrefix) + "length");
   return !length.empty() && length != std::to_string(st.st_size);
 }
-
-// Reads from a descriptor until `length` bytes or the end; throws on an I/O error.
-std::size_t read_at(int fd, std::uint64_t offset, char* into, std::size_t length) {
-  std::size_t done = 0;
-  while (done < length) {
-    ssize_t n = ::pread(fd, into + done, length - done, static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) store_failure("cannot read object");
-    if (n == 0) break;
-    done += static_cast<std::size_t>(n);
-  }
-  return done;
-}
-
-// An object left open: the descriptor get() checked, read as the response is sent.
-class OpenFile final : public OpenObject {
- public:
-  OpenFile(UniqueFd file, std::uint64_t size) : file_(std::move(file)), size_(size) {}
-  std::uint64_t size() const override { return size_; }
-  std::size_t read(std::uint64_t offset, char* into, std::size_t length) const override {
-    if (offset >= size_) return 0;
-    return read_at(file_.get(), offset, into,
-                   static_cast<std::size_t>(std::min<std::uint64_t>(length, size_ - offset)));
-  }
-
- private:
-  UniqueFd file_;
-  std::uint64_t size_;
-};
 
 ObjectInfo info_of(int fd, const struct stat& st) {
   ObjectInfo info;

@@ -17,6 +17,7 @@
 #include "common/hash.h"
 #include "common/text.h"
 #include "storage/curl_util.h"
+#include "storage/open_file.h"
 
 namespace imageflex {
 namespace {
@@ -67,10 +68,14 @@ struct Transfer {
   std::string_view upload;
   std::size_t upload_offset = 0;
   std::uint64_t max_body = UINT64_MAX;
+  std::uint64_t spool_above = UINT64_MAX;
+  const std::string* spool_dir = nullptr;
   long header_status = 0;  // status of the response whose headers are being read
   bool success_status = false;
   std::map<std::string, std::string>* headers = nullptr;
   std::string* body = nullptr;
+  UniqueFd* spooled = nullptr;
+  std::optional<std::uint64_t> declared;  // the success response's Content-Length, if any
   bool too_large = false;
   std::uint64_t body_seen = 0;  // success-body bytes received, kept or not
   // An exception must not unwind through curl's C frames: the callbacks park it
@@ -90,6 +95,7 @@ std::size_t read_header(Transfer& transfer, std::string_view line) {
       transfer.header_status = static_cast<long>(parse_uint(line.substr(space + 1, 3)).value_or(0));
     }
     transfer.success_status = transfer.header_status >= 200 && transfer.header_status < 300;
+    transfer.declared.reset();
     return length;
   }
 
@@ -98,8 +104,8 @@ std::size_t read_header(Transfer& transfer, std::string_view line) {
     if (transfer.success_status) {
       const auto found = transfer.headers->find("content-length");
       if (found != transfer.headers->end()) {
-        const auto declared = parse_uint(found->second);
-        if (declared && *declared > transfer.max_body) {
+        transfer.declared = parse_uint(found->second);
+        if (transfer.declared && *transfer.declared > transfer.max_body) {
           transfer.too_large = true;
           return 0;  // any other count aborts the transfer
         }
@@ -126,13 +132,22 @@ std::size_t read_body(Transfer& transfer, const char* data, std::size_t length) 
       transfer.too_large = true;
       return 0;
     }
-    if (transfer.body->empty()) {
+    const bool large = transfer.body_seen > transfer.spool_above ||
+                       (transfer.declared && *transfer.declared > transfer.spool_above);
+    if (large && !transfer.spooled->valid()) {
+      // To a file from here on (what came before with it), at the store's pace: the object
+      // is never whole in memory, and a failed attempt's file goes with its descriptor.
+      *transfer.spooled = open_spool_file(*transfer.spool_dir);
+      write_all(transfer.spooled->get(), transfer.body->data(), transfer.body->size());
+      std::string().swap(*transfer.body);
+    }
+    if (transfer.spooled->valid()) {
+      write_all(transfer.spooled->get(), data, length);
+      return length;
+    }
+    if (transfer.body->empty() && transfer.declared) {
       // One allocation for the whole object (capped, in case the length is absurd).
-      const auto found = transfer.headers->find("content-length");
-      if (found != transfer.headers->end()) {
-        const std::uint64_t declared = parse_uint(found->second).value_or(0);
-        transfer.body->reserve(static_cast<std::size_t>(std::min(declared, kMaxReserve)));
-      }
+      transfer.body->reserve(static_cast<std::size_t>(std::min(*transfer.declared, kMaxReserve)));
     }
     transfer.body->append(data, length);
   } else if (transfer.body->size() < kMaxErrorBody) {
@@ -254,6 +269,12 @@ S3Client::S3Client(const S3Config& config, std::shared_ptr<AwsCredentialsProvide
       credentials_(std::move(credentials)),
       pool_(std::make_unique<HandlePool>()) {
   init_curl();
+  if (config_.spool_dir.empty()) config_.spool_dir = "/tmp";
+  try {
+    open_spool_file(config_.spool_dir);  // a folder that cannot take one stops the server at start
+  } catch (const Error& error) {
+    throw std::invalid_argument("invalid s3-spool-dir (IF_S3_SPOOL_DIR): " + std::string(error.what()));
+  }
   const AwsCredentials first = credentials_->get();
   if (first.access_key.empty() || first.secret_key.empty()) {
     throw std::invalid_argument("S3 credentials are missing (access key and secret key)");
@@ -276,8 +297,11 @@ S3Client::Attempt S3Client::send_once(const S3Request& request, const std::strin
   Transfer transfer;
   transfer.upload = request.body;
   transfer.max_body = request.max_body;
+  transfer.spool_above = request.spool_above;
+  transfer.spool_dir = &config_.spool_dir;
   transfer.headers = &response.headers;
   transfer.body = &response.body;
+  transfer.spooled = &response.spooled;
 
   const std::string uri = canonical_uri(request.path);
   const std::string query = canonical_query_string(request.query);

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "common/error.h"
+#include "common/unique_fd.h"
 #include "storage/aws_credentials.h"
 #include "storage/s3_config.h"
 #include "storage/sigv4.h"
@@ -27,14 +28,18 @@ struct S3Request {
   NameValueList headers;                // extra headers, sent and signed
   std::string_view body;                // PUT payload
   std::uint64_t max_body = UINT64_MAX;  // a 2xx body beyond this is not read (too_large)
+  // A 2xx body beyond this goes to an unnamed file in S3Config::spool_dir (S3Response::spooled)
+  // instead of memory, as it arrives: a large object is never whole in memory.
+  std::uint64_t spool_above = UINT64_MAX;
 };
 
 struct S3Response {
   long status = 0;
   std::map<std::string, std::string> headers;  // lower-case names, of the final response
   std::string body;                            // object bytes (2xx) or the error document
+  UniqueFd spooled;                            // or, past spool_above, the file holding them
   bool too_large = false;                      // aborted: body over max_body
-  std::uint64_t body_seen = 0;                 // body bytes received before the abort
+  std::uint64_t body_seen = 0;                 // 2xx body bytes received (before the abort, if any)
 };
 
 // Thread-safe: any number of threads may send at once. Curl handles (and so their

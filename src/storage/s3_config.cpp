@@ -100,6 +100,7 @@ S3Config s3_config_from(const std::string& storage_url, const S3Settings& settin
   config.bucket = std::string(rest.substr(0, slash));
   if (slash != std::string_view::npos) config.prefix = std::string(rest.substr(slash));
   config.endpoint = settings.endpoint;
+  config.spool_dir = settings.spool_dir;
   config.region = !settings.region.empty()           ? settings.region
                   : !settings.default_region.empty() ? settings.default_region
                                                      : "us-east-1";

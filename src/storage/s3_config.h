@@ -20,6 +20,8 @@ struct S3Config {
   // what is left of it. <= 0: no deadline (only connect_timeout_ms bounds an attempt).
   long total_timeout_ms = 10000;
   int max_retries = 3;  // extra attempts after the first, for transient failures only
+  // Where bodies over S3Request::spool_above are written (unnamed files); "" = /tmp.
+  std::string spool_dir;
 };
 
 // The S3Config for a storage URL "s3://BUCKET[/PREFIX]" and the S3 settings:

@@ -1,8 +1,11 @@
 #include "storage/s3_storage.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -10,11 +13,20 @@
 #include "common/error.h"
 #include "common/http_date.h"
 #include "common/text.h"
+#include "storage/open_file.h"
 
 namespace imageflex {
 namespace {
 
 constexpr std::string_view kMetaPrefix = "x-amz-meta-";
+// Smaller objects are read into memory even when open_above allows a stream: one piece of
+// a streamed response (64 KiB) costs as much memory, and they need no file or descriptor.
+constexpr std::uint64_t kSmallestSpooled = std::uint64_t{64} << 10;
+
+std::uint64_t file_size(int fd) {
+  struct stat st {};
+  return ::fstat(fd, &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : UINT64_MAX;
+}
 
 std::uint64_t parse_size(std::string_view text) {
   text = trim(text);
@@ -140,6 +152,20 @@ GetResult S3Storage::get(const std::string& key, const GetOptions& options) {
     request.headers.emplace_back("If-None-Match", quote_etag(options.if_none_match));
   }
   request.max_body = options.max_bytes;
+  std::optional<LiveSpools::Spool> live;
+  if (options.first_bytes == 0 && options.open_above != UINT64_MAX) {
+    // Streamed from a local file: the handler thread downloads at the store's pace and the
+    // client reads at its own, holding no copy in memory and no connection to the store.
+    request.spool_above = std::max(options.open_above, kSmallestSpooled);
+    // A version of it still being sent from a spool is shared if S3 says it is still the
+    // object's (304). A caller's own If-None-Match keeps its meaning: no sharing then.
+    if (options.if_none_match.empty()) live = spools_.find(key);
+    if (live && live->info.size > request.spool_above) {
+      request.headers.emplace_back("If-None-Match", quote_etag(live->info.etag));
+    } else {
+      live.reset();
+    }
+  }
   if (options.first_bytes > 0) {
     // A header read: only the first bytes travel (206 Partial Content).
     request.headers.emplace_back("Range", "bytes=0-" + std::to_string(options.first_bytes - 1));
@@ -169,13 +195,30 @@ GetResult S3Storage::get(const std::string& key, const GetOptions& options) {
     case 200:
     case 206:
       result.object.info = info_from_headers(response.headers);
-      if (response.status == 200) result.object.info.size = response.body.size();
+      if (response.status == 200) {
+        result.object.info.size = response.spooled.valid() ? response.body_seen : response.body.size();
+      }
       // A range read's body is small: the whole object's size is judged by its Content-Range.
       if (result.object.info.size > options.max_bytes) {
         result.status = GetStatus::kTooLarge;
         return result;
       }
       result.status = GetStatus::kOk;
+      if (response.spooled.valid()) {
+        // The ETag and the bytes came in one response (and If-Match, if any, was S3's to
+        // check), so the file is the version named. curl fails a body shorter than its
+        // Content-Length (and the client retries); this is the last check of both.
+        const auto declared = response.headers.find("content-length");
+        if ((declared != response.headers.end() && parse_size(declared->second) != response.body_seen) ||
+            file_size(response.spooled.get()) != response.body_seen) {
+          throw store_unavailable("get: the body received is not the object's size");
+        }
+        bytes_read_ += response.body_seen;
+        result.object.opened =
+            std::make_shared<const OpenFile>(std::move(response.spooled), response.body_seen);
+        spools_.remember(key, {result.object.info, result.object.opened});
+        return result;
+      }
       if (options.first_bytes > 0 && response.body.size() > options.first_bytes) {
         response.body.resize(options.first_bytes);  // a store that ignored the Range
       }
@@ -183,6 +226,13 @@ GetResult S3Storage::get(const std::string& key, const GetOptions& options) {
       result.object.bytes = std::move(response.body);
       return result;
     case 304:
+      if (live) {
+        // The object is still the version spooled (and If-Match, if any, held).
+        result.object.info = live->info;
+        result.status = live->info.size > options.max_bytes ? GetStatus::kTooLarge : GetStatus::kOk;
+        if (result.status == GetStatus::kOk) result.object.opened = std::move(live->object);
+        return result;
+      }
       result.status = GetStatus::kNotModified;
       result.object.info = info_from_headers(response.headers);
       if (result.object.info.etag.empty()) result.object.info.etag = options.if_none_match;

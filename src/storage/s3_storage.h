@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "storage/aws_credentials.h"
+#include "storage/live_spools.h"
 #include "storage/s3_client.h"
 #include "storage/s3_config.h"
 #include "storage/storage.h"
@@ -50,6 +51,7 @@ class S3Storage : public Storage {
   std::string object_path(const std::string& key) const;
 
   S3Client client_;
+  LiveSpools spools_;  // large objects being sent from spool files, shared by version
   std::atomic<std::uint64_t> bytes_read_{0};
   std::string bucket_;
   std::string prefix_;  // without leading or trailing '/'

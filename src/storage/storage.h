@@ -51,9 +51,9 @@ struct GetOptions {
   // object is worth reading). info.size stays the whole object's size, and max_bytes is
   // still judged against it.
   std::uint64_t first_bytes = 0;
-  // A larger object (and no first_bytes) may come back open (Object::opened, bytes empty)
-  // where the backend can read it later from where it lies (the folder store); others read
-  // it whole as before. 0: open whatever can be opened.
+  // A larger object (and no first_bytes) may come back open (Object::opened, bytes empty):
+  // the folder store leaves its file open, S3 writes the GET to an unnamed spool file (from
+  // 64 KiB up: smaller ones stay in memory). 0: open whatever can be opened.
   std::uint64_t open_above = UINT64_MAX;
 };
 
@@ -96,7 +96,7 @@ class Storage {
   // The backend's own counters for /_imageflex/stats (the folder store's quota, say).
   virtual std::vector<std::pair<std::string, std::uint64_t>> stats() const { return {}; }
   // Body bytes get() has read from the store since start (stats: what a request cost the store);
-  // an object handed back open counts whole.
+  // an object handed back open counts whole (an S3 spool shared on a 304 moved none).
   virtual std::uint64_t bytes_read() const = 0;
 };
 

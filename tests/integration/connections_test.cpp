@@ -328,6 +328,68 @@ TEST(ConnectionsTest, OutOfFileDescriptorsAcceptBacksOffAndLogs) {
   EXPECT_EQ(service->get("/_imageflex/health").status, 200);
 }
 
+// Lowers this process's soft descriptor limit while it lives, so a server started meanwhile
+// starts under it (a child inherits it) and computes its connection cap from it.
+class LowerFileLimit {
+ public:
+  explicit LowerFileLimit(rlim_t soft) {
+    ::getrlimit(RLIMIT_NOFILE, &saved_);
+    rlimit lowered = saved_;
+    lowered.rlim_cur = std::min(soft, saved_.rlim_max);
+    ::setrlimit(RLIMIT_NOFILE, &lowered);
+  }
+  ~LowerFileLimit() { ::setrlimit(RLIMIT_NOFILE, &saved_); }
+  LowerFileLimit(const LowerFileLimit&) = delete;
+  LowerFileLimit& operator=(const LowerFileLimit&) = delete;
+
+ private:
+  rlimit saved_{};
+};
+
+// A connection sending a body from the store holds a second descriptor (the folder store's
+// file, or an S3 spool file), and every connection may: the cap leaves room for two each. As
+// many connections as it admits, all streaming a large original at once, never run the
+// server out of descriptors (no EMFILE on accept or on opening the file), and the last one
+// it admits still gets health.
+class ConnectionCapTest : public ::testing::TestWithParam<Backend> {};
+
+TEST_P(ConnectionCapTest, EveryConnectionStreamingNeverRunsOutOfDescriptors) {
+  std::unique_ptr<ServiceUnderTest> service;
+  {
+    const LowerFileLimit low(256);
+    service = std::make_unique<ServiceUnderTest>(GetParam(),
+                                                 std::vector<std::string>{"--send-timeout-ms", "60000"});
+  }
+  std::smatch lowered;
+  const std::string log = service->server().output();
+  ASSERT_TRUE(std::regex_search(log, lowered, std::regex("max-connections lowered from [0-9]+ to ([0-9]+)")))
+      << log;
+  const int cap = std::stoi(lowered[1]);
+  const std::string original = large_original();
+  service->put_original("large.jpg", original);
+
+  std::vector<std::unique_ptr<RawConnection>> streaming;
+  for (int i = 0; i + 1 < cap; ++i) {
+    streaming.push_back(std::make_unique<RawConnection>(service->server().port(), 4096));
+    streaming.back()->send("GET /large.jpg HTTP/1.1\r\nHost: test\r\n\r\n");
+  }
+  for (auto& client : streaming) {
+    const std::string head = client->read_some(512, 10);
+    EXPECT_EQ(head.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << head.substr(0, 100);
+    EXPECT_FALSE(client->closed());
+  }
+  RawConnection last(service->server().port());
+  last.send(health_request("Connection: close\r\n"));
+  const auto responses = parse_responses(last.read_until_closed(5));
+  ASSERT_EQ(responses.size(), 1u) << "the last connection the cap admits is served";
+  EXPECT_EQ(responses[0].status, 200);
+  EXPECT_EQ(service->server().output().find("Too many open files"), std::string::npos)
+      << service->server().output();
+  EXPECT_EQ(service->server().output().find("cannot accept"), std::string::npos);
+}
+
+IMAGEFLEX_ON_EVERY_BACKEND(ConnectionCapTest);
+
 // SIGTERM with requests in flight: idle connections close at once, the requests get until
 // the drain timeout, and whatever is left is answered 503; the process exits within its bound.
 TEST(ConnectionsTest, SigtermAnswersEveryRequestAndExitsWithinTheDrainTimeout) {

@@ -119,6 +119,12 @@ Reply s3_error(int status, std::string_view code) {
   return reply;
 }
 
+Reply cut_short(std::string body, std::size_t sent) {
+  Reply reply = ok(std::move(body));
+  reply.cut_after = sent;
+  return reply;
+}
+
 Reply status_only(int status) {
   Reply reply;
   reply.status = status;
@@ -231,7 +237,12 @@ void ScriptedServer::serve(int fd, int connection) {
       std::unique_lock lock(mutex_);
       if (wake_.wait_for(lock, reply.delay, [this] { return stopping_; })) break;
     }
-    if (!send_all(fd, render(reply, is_head))) break;
+    const std::string text = render(reply, is_head);
+    if (reply.cut_after < reply.body.size()) {
+      send_all(fd, std::string_view(text).substr(0, text.size() - reply.body.size() + reply.cut_after));
+      break;
+    }
+    if (!send_all(fd, text)) break;
   }
   {
     std::lock_guard lock(mutex_);

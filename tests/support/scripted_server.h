@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -27,6 +28,9 @@ struct Reply {
   std::chrono::milliseconds delay{0};  // > 0: wait this long, then answer
   std::chrono::milliseconds hang{0};   // > 0: say nothing for this long, then close the connection
   bool close = false;                  // close the connection without answering
+  // Below the body's size: send only this many of its bytes, then close the connection (a
+  // body cut short of its Content-Length).
+  std::size_t cut_after = SIZE_MAX;
 };
 
 Reply ok(std::string body, std::vector<std::pair<std::string, std::string>> headers = {});
@@ -35,6 +39,7 @@ Reply s3_error(int status, std::string_view code);
 Reply status_only(int status);  // that status with an empty body
 Reply hang(std::chrono::milliseconds duration);
 Reply drop();
+Reply cut_short(std::string body, std::size_t sent);  // 200 with `body`'s length, `sent` bytes of it
 
 struct SeenRequest {
   int connection = 0;  // 1 for the first accepted connection, 2 for the next, ...

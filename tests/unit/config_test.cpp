@@ -132,6 +132,11 @@ TEST(ConfigTest, S3AndAwsSettingsComeFromTheirVariables) {
   EXPECT_EQ(defaults.aws.profile, "default");
   EXPECT_FALSE(defaults.aws.ec2_metadata_disabled);
   EXPECT_FALSE(load_config({}, {{"AWS_EC2_METADATA_DISABLED", ""}}).aws.ec2_metadata_disabled);
+  // The spool folder: its own variable, else TMPDIR, else /tmp.
+  EXPECT_EQ(defaults.s3.spool_dir, "/tmp");
+  EXPECT_EQ(load_config({}, {{"TMPDIR", "/var/tmp"}}).s3.spool_dir, "/var/tmp");
+  EXPECT_EQ(load_config({}, {{"TMPDIR", "/var/tmp"}, {"IF_S3_SPOOL_DIR", "/srv/spool"}}).s3.spool_dir,
+            "/srv/spool");
 }
 
 TEST(ConfigTest, BadS3ValuesNameTheSetting) {
