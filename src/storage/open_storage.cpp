@@ -15,7 +15,7 @@ std::unique_ptr<Storage> open_storage(const Config& config) {
   FsHousekeeping housekeeping;
   housekeeping.quota_bytes = config.variant_quota_bytes;
   housekeeping.temp_max_age = std::chrono::seconds(config.temp_max_age_s);
-  return std::make_unique<FsStorage>(root, housekeeping);
+  return std::make_unique<FsStorage>(root, housekeeping, static_cast<std::size_t>(config.open_files));
 }
 
 }  // namespace imageflex

@@ -47,6 +47,24 @@ GetResult TimedStorage::get(const std::string& key, const GetOptions& options) {
   return timed(Operation::kGet, [&] { return inner_.get(key, options); });
 }
 
+std::optional<GetResult> TimedStorage::get_held(const std::string& key, const GetOptions& options) {
+  const auto started = std::chrono::steady_clock::now();
+  Timing& timing = timings_[index(Operation::kGet)];
+  auto observe = [&] {
+    timing.seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  };
+  std::optional<GetResult> result;
+  try {
+    result = inner_.get_held(key, options);
+  } catch (...) {
+    observe();
+    timing.errors.fetch_add(1, std::memory_order_relaxed);
+    throw;
+  }
+  if (result) observe();
+  return result;
+}
+
 void TimedStorage::put(const std::string& key, std::string_view bytes, const PutOptions& options) {
   timed(Operation::kPut, [&] { inner_.put(key, bytes, options); });
   bytes_written_.fetch_add(bytes.size(), std::memory_order_relaxed);

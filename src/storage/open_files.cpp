@@ -1,0 +1,117 @@
+#include "storage/open_files.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include "common/error.h"
+
+namespace imageflex {
+namespace {
+
+// The same file as when it was opened: still linked under a name, and not rewritten in place.
+bool unchanged(const struct stat& opened, const struct stat& now) {
+  return now.st_nlink > 0 && now.st_size == opened.st_size && now.st_mtim.tv_sec == opened.st_mtim.tv_sec &&
+         now.st_mtim.tv_nsec == opened.st_mtim.tv_nsec;
+}
+
+}  // namespace
+
+std::size_t read_at(int fd, std::uint64_t offset, char* into, std::size_t length) {
+  std::size_t done = 0;
+  while (done < length) {
+    ssize_t n = ::pread(fd, into + done, length - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      throw Error(ErrorKind::kStoreUnavailable,
+                  std::string("storage error: cannot read object (") + std::strerror(errno) + ")");
+    }
+    if (n == 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  return done;
+}
+
+std::size_t OpenFile::read(std::uint64_t offset, char* into, std::size_t length) const {
+  if (offset >= size_) return 0;
+  return read_at(file_.get(), offset, into,
+                 static_cast<std::size_t>(std::min<std::uint64_t>(length, size_ - offset)));
+}
+
+std::shared_ptr<const OpenFileCache::Held> OpenFileCache::find(const std::string& key, struct stat& now) {
+  std::vector<std::shared_ptr<const Held>> released;  // closed after the lock is let go
+  std::shared_ptr<const Held> held;
+  {
+    const auto at = Clock::now();
+    const std::lock_guard lock(mutex_);
+    drop_inactive(at, released);
+    auto found = index_.find(key);
+    if (found == index_.end()) return nullptr;
+    order_.splice(order_.begin(), order_, found->second);
+    found->second->used = at;
+    held = found->second->held;
+  }
+  // One fstat per hit: what makes a held descriptor as fresh as opening the name.
+  if (::fstat(held->file->fd(), &now) == 0 && unchanged(held->opened, now)) {
+    hits_.fetch_add(1, std::memory_order_relaxed);
+    return held;
+  }
+  const std::lock_guard lock(mutex_);
+  if (auto found = index_.find(key); found != index_.end() && found->second->held == held) {
+    released.push_back(std::move(found->second->held));
+    order_.erase(found->second);
+    index_.erase(found);
+  }
+  return nullptr;
+}
+
+void OpenFileCache::hold(const std::string& key, std::shared_ptr<const Held> held) {
+  if (capacity_ == 0) return;
+  std::vector<std::shared_ptr<const Held>> released;
+  const auto at = Clock::now();
+  const std::lock_guard lock(mutex_);
+  drop_inactive(at, released);
+  if (auto found = index_.find(key); found != index_.end()) {
+    released.push_back(std::exchange(found->second->held, std::move(held)));
+    found->second->used = at;
+    order_.splice(order_.begin(), order_, found->second);
+    return;
+  }
+  order_.push_front(Entry{key, std::move(held), at});
+  index_[key] = order_.begin();
+  while (order_.size() > capacity_) {
+    released.push_back(std::move(order_.back().held));
+    index_.erase(order_.back().key);
+    order_.pop_back();
+  }
+}
+
+void OpenFileCache::forget(const std::string& key) {
+  std::shared_ptr<const Held> released;
+  const std::lock_guard lock(mutex_);
+  if (auto found = index_.find(key); found != index_.end()) {
+    released = std::move(found->second->held);
+    order_.erase(found->second);
+    index_.erase(found);
+  }
+}
+
+void OpenFileCache::drop_inactive(Clock::time_point now, std::vector<std::shared_ptr<const Held>>& released) {
+  while (!order_.empty() && now - order_.back().used > inactive_) {
+    released.push_back(std::move(order_.back().held));
+    index_.erase(order_.back().key);
+    order_.pop_back();
+  }
+}
+
+std::size_t OpenFileCache::size() const {
+  const std::lock_guard lock(mutex_);
+  return index_.size();
+}
+
+std::uint64_t OpenFileCache::hits() const {
+  return hits_.load(std::memory_order_relaxed);
+}
+
+}  // namespace imageflex
