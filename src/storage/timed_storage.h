@@ -49,6 +49,8 @@ class TimedStorage final : public Storage {
   // Runs one call of the wrapped store, timed, counting it as an error if it throws.
   template <typename Call>
   auto timed(Operation operation, Call&& call) -> decltype(call());
+  template <typename Call, typename Counted>
+  auto timed_if(Operation operation, Call&& call, Counted counted) -> decltype(call());
 
   Storage& inner_;
   std::array<Timing, kOperations.size()> timings_;
