@@ -58,7 +58,7 @@ class HeldFilesTest : public ::testing::Test {
   HttpResponse make_and_hold() {
     const auto made = service_.get(kVariant);
     EXPECT_EQ(made.header("x-cache"), "miss");
-    const auto hit = service_.get(kVariant);
+    auto hit = service_.get(kVariant);
     EXPECT_EQ(hit.header("x-cache"), "hit-store");
     EXPECT_EQ(hit.body, made.body);
     EXPECT_EQ(hit.header("etag"), made.header("etag"));
