@@ -76,9 +76,10 @@ FsStorage::FsStorage(const std::string& root) : root_(root) {
   if (!root_fd_.valid()) throw std::invalid_argument("invalid root '" + root + "': " + std::strerror(errno));
 }
 
-FsStorage::FsStorage(const std::string& root, const FsHousekeeping& housekeeping, std::size_t open_files)
+FsStorage::FsStorage(const std::string& root, const FsHousekeeping& housekeeping, std::size_t open_files,
+                     std::chrono::milliseconds recheck)
     : FsStorage(root) {
-  if (open_files > 0) open_files_ = std::make_unique<OpenFileCache>(open_files, kHeldInactive);
+  if (open_files > 0) open_files_ = std::make_unique<OpenFileCache>(open_files, kHeldInactive, recheck);
   // A variant evicted for the quota is let go here too, so its disk space is freed at once.
   housekeeper_ =
       std::make_unique<FsHousekeeper>(root_fd_.get(), housekeeping, [this](const std::string& key) {

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -23,8 +24,10 @@ class FsStorage : public Storage {
  public:
   explicit FsStorage(const std::string& root);  // throws std::invalid_argument
   // The same, with a housekeeper for the variant tree and up to OPEN_FILES variant files
-  // held open between requests (storage/open_files.h; 0: none): what the server uses.
-  FsStorage(const std::string& root, const FsHousekeeping& housekeeping, std::size_t open_files = 0);
+  // held open between requests (storage/open_files.h; 0: none), each checked against its
+  // name at most once per RECHECK (zero: on every read): what the server uses.
+  FsStorage(const std::string& root, const FsHousekeeping& housekeeping, std::size_t open_files = 0,
+            std::chrono::milliseconds recheck = {});
   ~FsStorage() override;
 
   std::optional<ObjectInfo> stat(const std::string& key) override;

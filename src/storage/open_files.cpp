@@ -42,27 +42,36 @@ std::size_t OpenFile::read(std::uint64_t offset, char* into, std::size_t length)
 std::shared_ptr<const OpenFileCache::Held> OpenFileCache::find(const std::string& key, struct stat& now) {
   std::vector<std::shared_ptr<const Held>> released;  // closed after the lock is let go
   std::shared_ptr<const Held> held;
+  const auto at = Clock::now();
   {
-    const auto at = Clock::now();
     const std::lock_guard lock(mutex_);
     drop_inactive(at, released);
     auto found = index_.find(key);
     if (found == index_.end()) return nullptr;
+    Entry& entry = *found->second;
     order_.splice(order_.begin(), order_, found->second);
-    found->second->used = at;
-    held = found->second->held;
+    entry.used = at;
+    if (at - entry.checked < recheck_) {
+      now = entry.seen;  // checked against its name within the window
+      hits_.fetch_add(1, std::memory_order_relaxed);
+      return entry.held;
+    }
+    held = entry.held;
   }
-  // One fstat per hit: what makes a held descriptor as fresh as opening the name.
-  if (::fstat(held->file->fd(), &now) == 0 && unchanged(held->opened, now)) {
+  // An fstat: what makes a held descriptor as fresh as opening the name.
+  const bool same = ::fstat(held->file->fd(), &now) == 0 && unchanged(held->opened, now);
+  const std::lock_guard lock(mutex_);
+  auto found = index_.find(key);
+  if (found == index_.end() || found->second->held != held) return same ? held : nullptr;
+  if (same) {
+    found->second->checked = at;
+    found->second->seen = now;
     hits_.fetch_add(1, std::memory_order_relaxed);
     return held;
   }
-  const std::lock_guard lock(mutex_);
-  if (auto found = index_.find(key); found != index_.end() && found->second->held == held) {
-    released.push_back(std::move(found->second->held));
-    order_.erase(found->second);
-    index_.erase(found);
-  }
+  released.push_back(std::move(found->second->held));
+  order_.erase(found->second);
+  index_.erase(found);
   return nullptr;
 }
 
@@ -72,13 +81,15 @@ void OpenFileCache::hold(const std::string& key, std::shared_ptr<const Held> hel
   const auto at = Clock::now();
   const std::lock_guard lock(mutex_);
   drop_inactive(at, released);
+  const struct stat opened = held->opened;
   if (auto found = index_.find(key); found != index_.end()) {
     released.push_back(std::exchange(found->second->held, std::move(held)));
-    found->second->used = at;
+    found->second->used = found->second->checked = at;
+    found->second->seen = opened;
     order_.splice(order_.begin(), order_, found->second);
     return;
   }
-  order_.push_front(Entry{key, std::move(held), at});
+  order_.push_front(Entry{key, std::move(held), at, at, opened});
   index_[key] = order_.begin();
   while (order_.size() > capacity_) {
     released.push_back(std::move(order_.back().held));

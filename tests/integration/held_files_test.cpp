@@ -1,8 +1,10 @@
 // Store hits from held variant files (--open-files, storage/open_files.h), with the memory
-// tier off: each hit is the bytes now at the variant's name, whatever happened to the file
-// since it was opened (replaced, removed, cut short in place, evicted for the quota), or to
-// the original; the validators and 304s are those of any store hit; and a hit inside the
-// trust window is answered on an I/O thread, so it never waits for a handler thread.
+// tier off: checked on every hit (--trust-version-ms 0), each hit is the bytes now at the
+// variant's name, whatever happened to the file since it was opened (replaced, removed, cut
+// short in place, evicted for the quota), or to the original; with the default window, a
+// change made by hand is seen once the window has passed. The validators and 304s are
+// those of any store hit, and a hit inside the trust window is answered on an I/O thread,
+// so it never waits for a handler thread.
 #include <algorithm>
 #include <filesystem>
 #include <future>
@@ -48,11 +50,12 @@ bool eventually(Condition condition, double seconds = 10) {
   return true;
 }
 
-// The memory tier off, and a trust window far longer than any test, so every hit comes from
-// the store and "inside the window" cannot depend on the machine's speed.
+// The memory tier off, so every hit comes from the store. Held files are checked against
+// their names once per --trust-version-ms: with 0, on every hit.
 class HeldFilesTest : public ::testing::Test {
  protected:
-  ServiceUnderTest service_{Backend::kFilesystem, {"--memory-cache-mb", "0", "--trust-version-ms", "600000"}};
+  explicit HeldFilesTest(const std::string& trust_version_ms = "0")
+      : service_(Backend::kFilesystem, {"--memory-cache-mb", "0", "--trust-version-ms", trust_version_ms}) {}
 
   // Makes kVariant and serves it once from the store, so its file is held; that first hit.
   HttpResponse make_and_hold() {
@@ -65,9 +68,18 @@ class HeldFilesTest : public ::testing::Test {
     EXPECT_EQ(service_.stat("store_open_files"), 1) << "the variant's file is not held";
     return hit;
   }
+
+  ServiceUnderTest service_;
 };
 
-TEST_F(HeldFilesTest, HitsAreTheStoredBytesWithTheSameValidatorsOnAnIoThread) {
+// A trust window far longer than any test, so "inside the window" cannot depend on the
+// machine's speed: hits are answered on the I/O thread.
+class HeldFilesTrustedTest : public HeldFilesTest {
+ protected:
+  HeldFilesTrustedTest() : HeldFilesTest("600000") {}
+};
+
+TEST_F(HeldFilesTrustedTest, HitsAreTheStoredBytesWithTheSameValidatorsOnAnIoThread) {
   const auto made = make_and_hold();  // opened by path on a handler thread: the reference
   ASSERT_EQ(decode(made.body).width, 90);
   const long on_io_thread = service_.stat("answered_on_io_thread");
@@ -136,6 +148,22 @@ TEST_F(HeldFilesTest, AVariantCutShortInPlaceIsAMissNotAShortBody) {
   EXPECT_EQ(again.header("x-cache"), "miss");
   EXPECT_EQ(again.body, made.body);
   EXPECT_EQ(again.header("content-length"), std::to_string(made.body.size()));
+}
+
+// The default window (one second): a variant deleted by hand may be served from its held
+// file inside it (the same bytes its key names), and is made again once it has passed.
+class HeldFilesDefaultWindowTest : public HeldFilesTest {
+ protected:
+  HeldFilesDefaultWindowTest() : HeldFilesTest("1000") {}
+};
+
+TEST_F(HeldFilesDefaultWindowTest, ARemovedVariantIsMadeAgainOnceTheWindowHasPassed) {
+  const auto made = make_and_hold();
+  fs::remove(only_variant_file(service_.root()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  const auto again = service_.get(kVariant);
+  EXPECT_EQ(again.header("x-cache"), "miss") << "served from a file deleted over a window ago";
+  EXPECT_EQ(again.body, made.body);
 }
 
 // The original replaced: its new version names other variants, never the held file.

@@ -44,7 +44,7 @@ class OpenFileCacheTest : public ::testing::Test {
 };
 
 TEST_F(OpenFileCacheTest, AHeldFileIsFoundWithItsFreshStat) {
-  OpenFileCache cache(4, hours(1));
+  OpenFileCache cache(4, hours(1), {});
   test::write_file(path("a"), "alpha");
   cache.hold("a", open("a"));
   auto found = cache.find("a", now_);
@@ -55,9 +55,10 @@ TEST_F(OpenFileCacheTest, AHeldFileIsFoundWithItsFreshStat) {
   EXPECT_FALSE(cache.find("b", now_));
 }
 
-// Each way the name can stop meaning the held file: the file is let go, never served.
+// Each way the name can stop meaning the held file: checked on every find (no recheck
+// interval), the file is let go, never served.
 TEST_F(OpenFileCacheTest, AFileThatChangedIsLetGo) {
-  OpenFileCache cache(8, hours(1));
+  OpenFileCache cache(8, hours(1), {});
   for (const std::string name : {"removed", "renamed-over", "rewritten", "cut"}) {
     test::write_file(path(name), "the bytes first written");
     cache.hold(name, open(name));
@@ -76,8 +77,25 @@ TEST_F(OpenFileCacheTest, AFileThatChangedIsLetGo) {
   EXPECT_EQ(cache.hits(), 0u);
 }
 
+// With a recheck interval, a file is checked against its name once per interval: inside it
+// a removed file is still found (the price), after it, it is let go.
+TEST_F(OpenFileCacheTest, ARecheckIntervalChecksOncePerInterval) {
+  OpenFileCache cache(4, hours(1), std::chrono::milliseconds(1));
+  OpenFileCache trusting(4, hours(1), hours(1));
+  test::write_file(path("a"), "alpha");
+  cache.hold("a", open("a"));
+  trusting.hold("a", open("a"));
+  fs::remove(path("a"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // past 1 ms, far inside an hour
+  EXPECT_FALSE(cache.find("a", now_));
+  auto found = trusting.find("a", now_);
+  ASSERT_TRUE(found);
+  EXPECT_EQ(now_.st_size, 5) << "the stat of the last check";
+  EXPECT_EQ(read_all(*found), "alpha");
+}
+
 TEST_F(OpenFileCacheTest, AtCapacityTheLeastRecentlyUsedIsLetGo) {
-  OpenFileCache cache(2, hours(1));
+  OpenFileCache cache(2, hours(1), {});
   for (const std::string name : {"a", "b", "c"}) test::write_file(path(name), name);
   cache.hold("a", open("a"));
   cache.hold("b", open("b"));
@@ -90,7 +108,7 @@ TEST_F(OpenFileCacheTest, AtCapacityTheLeastRecentlyUsedIsLetGo) {
 }
 
 TEST_F(OpenFileCacheTest, ForgetAndIdleFilesAreLetGo) {
-  OpenFileCache cache(4, std::chrono::milliseconds(1));
+  OpenFileCache cache(4, std::chrono::milliseconds(1), {});
   test::write_file(path("a"), "a");
   test::write_file(path("b"), "b");
   cache.hold("a", open("a"));
@@ -104,7 +122,7 @@ TEST_F(OpenFileCacheTest, ForgetAndIdleFilesAreLetGo) {
 
 // A response still reading a file the cache let go reads it to the end.
 TEST_F(OpenFileCacheTest, AFileLetGoStaysReadableByItsReaders) {
-  OpenFileCache cache(1, hours(1));
+  OpenFileCache cache(1, hours(1), {});
   test::write_file(path("a"), "alpha");
   test::write_file(path("b"), "beta");
   cache.hold("a", open("a"));
