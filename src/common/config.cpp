@@ -218,7 +218,8 @@ const std::vector<Setting>& table() {
        integer(&Config::temp_max_age_s, "temp-max-age-s", 1, 86400)},
       {{"open-files", "IF_OPEN_FILES", std::to_string(d.open_files),
         "folder store: variant files held open between hits (like nginx's open_file_cache), each checked "
-        "by one fstat per hit; counted against the file descriptor limit before max-connections (0 = none)"},
+        "against its name once per trust-version-ms; counted against the file descriptor limit before "
+        "max-connections (0 = none)"},
        integer(&Config::open_files, "open-files", 0, 1000000)},
       {{"memory-budget-mb", "IF_MEMORY_BUDGET_MB", "0 (= half the cgroup's or machine's memory)",
         "the process's memory, MiB: a transform starts only while what the process holds at start and in "
