@@ -216,6 +216,11 @@ const std::vector<Setting>& table() {
       {{"temp-max-age-s", "IF_TEMP_MAX_AGE_S", std::to_string(d.temp_max_age_s),
         "folder store: a .tmp- file (a write cut by a crash) older than this is deleted"},
        integer(&Config::temp_max_age_s, "temp-max-age-s", 1, 86400)},
+      {{"open-files", "IF_OPEN_FILES", std::to_string(d.open_files),
+        "folder store: variant files held open between hits (like nginx's open_file_cache), each checked "
+        "against its name once per trust-version-ms; counted against the file descriptor limit before "
+        "max-connections (0 = none)"},
+       integer(&Config::open_files, "open-files", 0, 1000000)},
       {{"memory-budget-mb", "IF_MEMORY_BUDGET_MB", "0 (= half the cgroup's or machine's memory)",
         "the process's memory, MiB: a transform starts only while what the process holds at start and in "
         "the memory cache, plus the running transforms' estimates and its own, fit, and while resident "

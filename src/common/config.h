@@ -72,6 +72,7 @@ struct Config {
       1000;  // an original's version learnt from the store is trusted this long; 0 = ask every time
   std::uint64_t variant_quota_bytes = 0;  // folder store: variant bytes kept; 0 = unlimited
   int temp_max_age_s = 60;                // folder store: age at which a .tmp- file is a crash's leftover
+  int open_files = 256;                   // folder store: variant files held open for hits; 0 = none
   std::uint64_t memory_budget_bytes = 0;  // the process's memory for admission; 0 = derived (admission.h)
   // AVIF chosen from Accept whose estimated encode is longer: WebP now, AVIF in the
   // background (negotiate/avif_budget.h); 0 = always AVIF now.

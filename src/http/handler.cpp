@@ -342,11 +342,13 @@ Handler::VariantPtr Handler::find_variant(Exchange& exchange, const std::string&
     exchange.cache = CacheOutcome::kHitMemory;
     return cached;
   }
-  before_blocking(exchange);
   // What the memory cache would not keep is streamed from the store, not read whole.
   GetOptions options;
   options.open_above = memory_cache_.largest_entry();
-  GetResult got = storage_.get(key, options);
+  // A variant file the store holds open is served without blocking, on an I/O thread too.
+  std::optional<GetResult> held = storage_.get_held(key, options);
+  if (!held) before_blocking(exchange);
+  GetResult got = held ? std::move(*held) : storage_.get(key, options);
   if (got.status != GetStatus::kOk) return nullptr;
   stats_.store_hits++;
   exchange.cache = CacheOutcome::kHitStore;

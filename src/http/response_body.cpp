@@ -57,13 +57,14 @@ boost::optional<std::pair<PayloadWriter::const_buffers_type, bool>> PayloadWrite
   }
   const std::uint64_t size = body_.object_->size();
   if (offset_ >= size) return boost::none;
-  if (!piece_) piece_ = std::make_unique<char[]>(kPieceBytes);
+  // Sized to the body when it is smaller, and not zeroed first: the read fills it.
+  if (!piece_) piece_ = std::make_unique_for_overwrite<char[]>(piece_size(size));
   std::size_t read = 0;
   std::string problem = "the object ended before its size";
   try {
-    read =
-        body_.object_->read(offset_, piece_.get(),
-                            static_cast<std::size_t>(std::min<std::uint64_t>(kPieceBytes, size - offset_)));
+    read = body_.object_->read(
+        offset_, piece_.get(),
+        static_cast<std::size_t>(std::min<std::uint64_t>(piece_size(size), size - offset_)));
   } catch (const std::exception& error) {
     problem = error.what();
   }

@@ -10,6 +10,7 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/optional.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -63,6 +64,10 @@ class PayloadWriter {
   boost::optional<std::pair<const_buffers_type, bool>> get(boost::beast::error_code& ec);
 
  private:
+  static std::size_t piece_size(std::uint64_t body_size) {
+    return static_cast<std::size_t>(std::min<std::uint64_t>(kPieceBytes, body_size));
+  }
+
   const Payload& body_;
   std::uint64_t offset_ = 0;       // of the next piece of a streamed object
   std::unique_ptr<char[]> piece_;  // the piece being sent

@@ -38,7 +38,8 @@ constexpr std::size_t kSendProgressBytes = std::size_t{32} * 1024;
 constexpr auto kLingerTimeout = std::chrono::seconds(2);
 // Out of file descriptors, accept waits this long before trying again instead of spinning.
 constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
-// File descriptors kept for the store, files and logs, on top of one per handler thread.
+// File descriptors kept for the store, files and logs, on top of one per handler thread
+// and the store's held variant files (--open-files).
 constexpr rlim_t kDescriptorReserve = 64;
 // After the drain timeout, the 503s for what is left get this long to be written.
 constexpr auto kLastWritesLimit = std::chrono::seconds(1);
@@ -363,7 +364,8 @@ std::size_t connection_cap(const Config& config) {
   rlimit limit{};
   auto cap = static_cast<std::size_t>(config.max_connections);
   if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return cap;
-  const rlim_t reserve = kDescriptorReserve + static_cast<rlim_t>(config.handler_threads);
+  const rlim_t reserve = kDescriptorReserve + static_cast<rlim_t>(config.handler_threads) +
+                         static_cast<rlim_t>(config.open_files);
   const auto usable =
       static_cast<std::size_t>(limit.rlim_cur > reserve + 2 ? (limit.rlim_cur - reserve) / 2 : 1);
   if (usable < cap) {

@@ -47,9 +47,11 @@ bool is_temp(const char* name) {
 
 }  // namespace
 
-FsHousekeeper::FsHousekeeper(int root_fd, FsHousekeeping settings)
+FsHousekeeper::FsHousekeeper(int root_fd, FsHousekeeping settings,
+                             std::function<void(const std::string&)> evicted)
     : root_fd_(::fcntl(root_fd, F_DUPFD_CLOEXEC, 0)),
       settings_(settings),
+      evicted_(std::move(evicted)),
       low_water_(settings.quota_bytes / 10 * 9) {
   thread_ = std::thread([this] { run(); });
 }
@@ -249,6 +251,7 @@ void FsHousekeeper::evict() {
       if (index_.contains(victim.key) || stopping_) continue;  // used again since it was chosen
     }
     remove_variant(victim.key);
+    if (evicted_) evicted_(victim.key);
     evictions_++;
     evicted_bytes_ += victim.size;
   }

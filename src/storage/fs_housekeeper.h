@@ -19,6 +19,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -39,7 +40,9 @@ struct FsHousekeeping {
 class FsHousekeeper {
  public:
   // ROOT_FD is the store's root folder; the housekeeper keeps its own duplicate.
-  FsHousekeeper(int root_fd, FsHousekeeping settings);
+  // EVICTED, if given, is told the key of each variant deleted for the quota.
+  FsHousekeeper(int root_fd, FsHousekeeping settings,
+                std::function<void(const std::string&)> evicted = nullptr);
   ~FsHousekeeper();  // stops the thread; a sweep in progress ends at its next file
   FsHousekeeper(const FsHousekeeper&) = delete;
   FsHousekeeper& operator=(const FsHousekeeper&) = delete;
@@ -78,6 +81,7 @@ class FsHousekeeper {
 
   UniqueFd root_fd_;
   const FsHousekeeping settings_;
+  const std::function<void(const std::string&)> evicted_;
   const std::uint64_t low_water_;
 
   mutable std::mutex mutex_;  // guards index_, pending_, over_quota_; never held during file I/O

@@ -18,11 +18,14 @@
 #include "image/format.h"
 #include "storage/open_beneath.h"
 #include "storage/open_file.h"
+#include "storage/open_files.h"
 
 namespace imageflex {
 namespace {
 
 constexpr const char* kXattrPrefix = "user.imageflex.";
+// A held variant file unused this long is closed (nginx's open_file_cache inactive=60s).
+constexpr auto kHeldInactive = std::chrono::seconds(60);
 
 [[noreturn]] void store_failure(const std::string& what) {
   throw Error(ErrorKind::kStoreUnavailable, "storage error: " + what + " (" + std::strerror(errno) + ")");
@@ -74,8 +77,15 @@ FsStorage::FsStorage(const std::string& root) : root_(root) {
   if (!root_fd_.valid()) throw std::invalid_argument("invalid root '" + root + "': " + std::strerror(errno));
 }
 
-FsStorage::FsStorage(const std::string& root, const FsHousekeeping& housekeeping) : FsStorage(root) {
-  housekeeper_ = std::make_unique<FsHousekeeper>(root_fd_.get(), housekeeping);
+FsStorage::FsStorage(const std::string& root, const FsHousekeeping& housekeeping, std::size_t open_files,
+                     std::chrono::milliseconds recheck)
+    : FsStorage(root) {
+  if (open_files > 0) open_files_ = std::make_unique<OpenFileCache>(open_files, kHeldInactive, recheck);
+  // A variant evicted for the quota is let go here too, so its disk space is freed at once.
+  housekeeper_ =
+      std::make_unique<FsHousekeeper>(root_fd_.get(), housekeeping, [this](const std::string& key) {
+        if (open_files_) open_files_->forget(key);
+      });
 }
 
 FsStorage::~FsStorage() = default;
@@ -85,7 +95,10 @@ int FsStorage::open_beneath(const std::string& key, int flags) const {
 }
 
 std::vector<std::pair<std::string, std::uint64_t>> FsStorage::stats() const {
-  return housekeeper_ ? housekeeper_->stats() : std::vector<std::pair<std::string, std::uint64_t>>{};
+  auto stats = housekeeper_ ? housekeeper_->stats() : std::vector<std::pair<std::string, std::uint64_t>>{};
+  stats.emplace_back("store_open_files", open_files_ ? open_files_->size() : 0);
+  stats.emplace_back("store_open_file_hits", open_files_ ? open_files_->hits() : 0);
+  return stats;
 }
 
 int FsStorage::open_object(const std::string& key, struct stat& st) const {
@@ -109,11 +122,37 @@ std::optional<ObjectInfo> FsStorage::stat(const std::string& key) {
 }
 
 GetResult FsStorage::get(const std::string& key, const GetOptions& options) {
-  GetResult result;
   struct stat st {};
+  if (auto held = open_files_ ? open_files_->find(key, st) : nullptr) return answer(key, *held, st, options);
   UniqueFd file{open_object(key, st)};
-  if (file.get() < 0) return result;
-  result.object.info = info_of(file.get(), st);
+  if (file.get() < 0) return {};
+  auto opened = std::make_shared<OpenFileCache::Held>();
+  opened->info = info_of(file.get(), st);
+  if (opened->info.content_type.empty()) {
+    // No type stored: the bytes say it (once, for as long as the file is held).
+    std::string start(static_cast<std::size_t>(std::min<std::uint64_t>(opened->info.size, kSniffBytes)),
+                      '\0');
+    start.resize(read_at(file.get(), 0, start.data(), start.size()));
+    if (auto format = sniff_format(start)) opened->info.content_type = std::string(mime_type(*format));
+  }
+  opened->opened = st;
+  opened->file = std::make_shared<const OpenFile>(std::move(file), opened->info.size);
+  // Only variants are held: written once under their name, their bytes never change there.
+  if (open_files_ && FsHousekeeper::is_variant(key)) open_files_->hold(key, opened);
+  return answer(key, *opened, st, options);
+}
+
+std::optional<GetResult> FsStorage::get_held(const std::string& key, const GetOptions& options) {
+  struct stat st {};
+  auto held = open_files_ ? open_files_->find(key, st) : nullptr;
+  if (!held) return std::nullopt;
+  return answer(key, *held, st, options);
+}
+
+GetResult FsStorage::answer(const std::string& key, const OpenFileCache::Held& file, const struct stat& st,
+                            const GetOptions& options) {
+  GetResult result;
+  result.object.info = file.info;
   const auto& etag = result.object.info.etag;
   if (!options.if_match.empty() && options.if_match != etag) {
     result.status = GetStatus::kPreconditionFailed;
@@ -128,27 +167,18 @@ GetResult FsStorage::get(const std::string& key, const GetOptions& options) {
     return result;
   }
   // Served from the store: the quota's "recently used".
-  if (housekeeper_ && FsHousekeeper::is_variant(key)) housekeeper_->served(key, file.get(), st);
+  if (housekeeper_ && FsHousekeeper::is_variant(key)) housekeeper_->served(key, file.file->fd(), st);
   // The open descriptor pins this version: a concurrent replace (rename) cannot mix bytes.
   const std::uint64_t size = result.object.info.size;
-  std::string& bytes = result.object.bytes;
   if (options.first_bytes == 0 && size > options.open_above) {
-    // Left open, read as it is sent: only the start now, for the type when none was stored.
-    if (result.object.info.content_type.empty()) {
-      bytes.resize(static_cast<std::size_t>(std::min<std::uint64_t>(size, kSniffBytes)));
-      bytes.resize(read_at(file.get(), 0, bytes.data(), bytes.size()));
-    }
-    result.object.opened = std::make_shared<const OpenFile>(std::move(file), size);
+    result.object.opened = file.file;  // read as it is sent
     bytes_read_ += size;
   } else {
+    std::string& bytes = result.object.bytes;
     bytes.resize(options.first_bytes > 0 ? std::min(options.first_bytes, size) : size);
-    bytes.resize(read_at(file.get(), 0, bytes.data(), bytes.size()));
+    bytes.resize(read_at(file.file->fd(), 0, bytes.data(), bytes.size()));
     bytes_read_ += bytes.size();
   }
-  if (result.object.info.content_type.empty()) {
-    if (auto format = sniff_format(bytes)) result.object.info.content_type = std::string(mime_type(*format));
-  }
-  if (result.object.opened) bytes.clear();
   result.status = GetStatus::kOk;
   return result;
 }
@@ -216,6 +246,7 @@ void FsStorage::put(const std::string& key, std::string_view bytes, const PutOpt
   // on a VM disk, and this store only keeps what can be made again.
   std::string name = slash == std::string::npos ? key : key.substr(slash + 1);
   if (::renameat(dir_fd.get(), temp, dir_fd.get(), name.c_str()) != 0) fail("cannot rename file");
+  if (open_files_) open_files_->forget(key);
   if (housekeeper_ && FsHousekeeper::is_variant(key)) housekeeper_->written(key, bytes.size());
 }
 
@@ -227,6 +258,7 @@ void FsStorage::remove(const std::string& key) {
   std::string name = slash == std::string::npos ? key : key.substr(slash + 1);
   if (::unlinkat(dir_fd.get(), name.c_str(), 0) != 0 && errno != ENOENT)
     store_failure("cannot remove object");
+  if (open_files_) open_files_->forget(key);
   if (housekeeper_ && FsHousekeeper::is_variant(key)) housekeeper_->removed(key);
 }
 

@@ -3,17 +3,19 @@
 // Writes go to a temporary file that is renamed into place: atomic for readers.
 // Content type, Cache-Control and metadata live in user xattrs where supported.
 // With housekeeping (storage/fs_housekeeper.h), variants have a quota and temporaries
-// left by a crash are removed.
+// left by a crash are removed; hot variant files may be held open (storage/open_files.h).
 #pragma once
 
 #include <sys/stat.h>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 
 #include "common/unique_fd.h"
 #include "storage/fs_housekeeper.h"
+#include "storage/open_files.h"
 #include "storage/storage.h"
 
 namespace imageflex {
@@ -21,12 +23,18 @@ namespace imageflex {
 class FsStorage : public Storage {
  public:
   explicit FsStorage(const std::string& root);  // throws std::invalid_argument
-  // The same, with a housekeeper for the variant tree (what the server uses).
-  FsStorage(const std::string& root, const FsHousekeeping& housekeeping);
+  // The same, with a housekeeper for the variant tree and up to OPEN_FILES variant files
+  // held open between requests (storage/open_files.h; 0: none), each checked against its
+  // name at most once per RECHECK (zero: on every read): what the server uses.
+  FsStorage(const std::string& root, const FsHousekeeping& housekeeping, std::size_t open_files = 0,
+            std::chrono::milliseconds recheck = {});
   ~FsStorage() override;
 
   std::optional<ObjectInfo> stat(const std::string& key) override;
   GetResult get(const std::string& key, const GetOptions& options) override;
+  // A variant whose file is held open (storage/open_files.h): an fstat, and a read of the
+  // bytes unless they are handed back open.
+  std::optional<GetResult> get_held(const std::string& key, const GetOptions& options) override;
   void put(const std::string& key, std::string_view bytes, const PutOptions& options) override;
   void remove(const std::string& key) override;
   ListPage list(const std::string& prefix, const std::string& start_after, std::size_t max_keys) override;
@@ -40,9 +48,13 @@ class FsStorage : public Storage {
   // (missing, not a file, or a path that escapes the root). Throws on I/O errors.
   int open_object(const std::string& key, struct stat& st) const;
   int make_folders(const std::string& key) const;  // 0, or -1 with errno set
+  // get()'s answer from an opened file whose stat (now) is ST.
+  GetResult answer(const std::string& key, const OpenFileCache::Held& file, const struct stat& st,
+                   const GetOptions& options);
 
   std::string root_;
   UniqueFd root_fd_;
+  std::unique_ptr<OpenFileCache> open_files_;   // variant files held open; none when off
   std::unique_ptr<FsHousekeeper> housekeeper_;  // declared last: its thread stops first
   std::atomic<std::uint64_t> bytes_read_{0};
 };

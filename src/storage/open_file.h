@@ -22,6 +22,7 @@ class OpenFile final : public OpenObject {
   OpenFile(UniqueFd file, std::uint64_t size) : file_(std::move(file)), size_(size) {}
   std::uint64_t size() const override { return size_; }
   std::size_t read(std::uint64_t offset, char* into, std::size_t length) const override;
+  int fd() const { return file_.get(); }
 
  private:
   UniqueFd file_;

@@ -15,7 +15,9 @@ std::unique_ptr<Storage> open_storage(const Config& config) {
   FsHousekeeping housekeeping;
   housekeeping.quota_bytes = config.variant_quota_bytes;
   housekeeping.temp_max_age = std::chrono::seconds(config.temp_max_age_s);
-  return std::make_unique<FsStorage>(root, housekeeping);
+  // A held variant file is checked against its name as often as an original's version is.
+  return std::make_unique<FsStorage>(root, housekeeping, static_cast<std::size_t>(config.open_files),
+                                     std::chrono::milliseconds(config.trust_version_ms));
 }
 
 }  // namespace imageflex

@@ -84,6 +84,12 @@ class Storage {
   virtual ~Storage() = default;
   virtual std::optional<ObjectInfo> stat(const std::string& key) = 0;
   virtual GetResult get(const std::string& key, const GetOptions& options) = 0;
+  // get()'s answer when the backend can give it without blocking: from an object it holds
+  // open (the folder store's held variant files), never opening a file or asking a server.
+  // Nothing when it would have to; then only get() knows.
+  virtual std::optional<GetResult> get_held(const std::string& /*key*/, const GetOptions& /*options*/) {
+    return std::nullopt;
+  }
   // Atomic: readers see the old object or the whole new one, never a part.
   virtual void put(const std::string& key, std::string_view bytes, const PutOptions& options) = 0;
   virtual void remove(const std::string& key) = 0;  // a missing key is not an error

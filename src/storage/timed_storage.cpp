@@ -1,6 +1,7 @@
 #include "storage/timed_storage.h"
 
 #include <chrono>
+#include <utility>
 
 namespace imageflex {
 
@@ -17,6 +18,13 @@ std::string_view TimedStorage::operation_name(Operation operation) {
 
 template <typename Call>
 auto TimedStorage::timed(Operation operation, Call&& call) -> decltype(call()) {
+  return timed_if(operation, std::forward<Call>(call), [](const auto&...) { return true; });
+}
+
+// The same, for a call whose result may say it was no request to the store: only one
+// for which COUNTED(result) holds is timed (one that throws is counted, as a failure).
+template <typename Call, typename Counted>
+auto TimedStorage::timed_if(Operation operation, Call&& call, Counted counted) -> decltype(call()) {
   Timing& timing = timings_[index(operation)];
   const auto started = std::chrono::steady_clock::now();
   auto observe = [&] {
@@ -28,7 +36,7 @@ auto TimedStorage::timed(Operation operation, Call&& call) -> decltype(call()) {
       observe();
     } else {
       auto result = call();
-      observe();
+      if (counted(result)) observe();
       return result;
     }
   } catch (...) {
@@ -45,6 +53,12 @@ std::optional<ObjectInfo> TimedStorage::stat(const std::string& key) {
 
 GetResult TimedStorage::get(const std::string& key, const GetOptions& options) {
   return timed(Operation::kGet, [&] { return inner_.get(key, options); });
+}
+
+std::optional<GetResult> TimedStorage::get_held(const std::string& key, const GetOptions& options) {
+  return timed_if(
+      Operation::kGet, [&] { return inner_.get_held(key, options); },
+      [](const std::optional<GetResult>& held) { return held.has_value(); });
 }
 
 void TimedStorage::put(const std::string& key, std::string_view bytes, const PutOptions& options) {

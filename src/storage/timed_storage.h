@@ -22,6 +22,8 @@ class TimedStorage final : public Storage {
 
   std::optional<ObjectInfo> stat(const std::string& key) override;
   GetResult get(const std::string& key, const GetOptions& options) override;
+  // Timed and counted as a get when it answers; a call that finds nothing held is no request.
+  std::optional<GetResult> get_held(const std::string& key, const GetOptions& options) override;
   void put(const std::string& key, std::string_view bytes, const PutOptions& options) override;
   void remove(const std::string& key) override;
   ListPage list(const std::string& prefix, const std::string& start_after, std::size_t max_keys) override;
@@ -47,6 +49,8 @@ class TimedStorage final : public Storage {
   // Runs one call of the wrapped store, timed, counting it as an error if it throws.
   template <typename Call>
   auto timed(Operation operation, Call&& call) -> decltype(call());
+  template <typename Call, typename Counted>
+  auto timed_if(Operation operation, Call&& call, Counted counted) -> decltype(call());
 
   Storage& inner_;
   std::array<Timing, kOperations.size()> timings_;

@@ -134,7 +134,9 @@ TEST_P(LargeBodiesOnEveryBackend, NonReadersOfALargeOriginalHoldLittleMemory) {
   service->put_original("large.jpg", large_jpeg());
   const auto count_spooled = [&] {
     // One version, shared once spooled: at most those spooled at once before the first was done.
-    if (GetParam() == Backend::kS3) EXPECT_LE(spooled(*service), kHandlerThreads) << "a spool file a client";
+    if (GetParam() == Backend::kS3) {
+      EXPECT_LE(spooled(*service), kHandlerThreads) << "a spool file a client";
+    }
   };
   expect_little_held(memory_held_by_non_readers(*service, "/large.jpg", large_jpeg().size(), count_spooled),
                      large_jpeg().size());

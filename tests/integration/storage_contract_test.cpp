@@ -8,11 +8,13 @@
 namespace imageflex::test {
 namespace {
 
-std::shared_ptr<Storage> open_folder() {
+// A folder; with HELD_FILES, one that holds variant files open between reads as the server does.
+std::shared_ptr<Storage> open_folder(std::size_t held_files = 0) {
   const std::string root = make_temp_dir();
+  Storage* store = held_files > 0 ? new FsStorage(root, FsHousekeeping{}, held_files) : new FsStorage(root);
   // The folder goes when the store does.
-  return std::shared_ptr<Storage>(new FsStorage(root), [root](Storage* store) {
-    delete store;
+  return std::shared_ptr<Storage>(store, [root](Storage* opened) {
+    delete opened;
     remove_tree(root);
   });
 }
@@ -21,10 +23,12 @@ std::shared_ptr<Storage> open_bucket() {
   return SwiftServer::shared().storage(SwiftServer::shared().new_bucket());
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, StorageContractTest,
-                         ::testing::Values(ContractBackend{backend_name(Backend::kFilesystem), open_folder},
-                                           ContractBackend{backend_name(Backend::kS3), open_bucket, true}),
-                         contract_backend_name);
+INSTANTIATE_TEST_SUITE_P(
+    Backends, StorageContractTest,
+    ::testing::Values(ContractBackend{backend_name(Backend::kFilesystem), [] { return open_folder(); }},
+                      ContractBackend{"FilesystemHeldFiles", [] { return open_folder(16); }},
+                      ContractBackend{backend_name(Backend::kS3), open_bucket, true}),
+    contract_backend_name);
 
 }  // namespace
 }  // namespace imageflex::test

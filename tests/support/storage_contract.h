@@ -183,6 +183,32 @@ TEST_P(StorageContractTest, AnObjectLeftOpenReadsAsTheVersionChecked) {
   EXPECT_EQ(store().get("open.bin", {.max_bytes = 4999, .open_above = 0}).status, GetStatus::kTooLarge);
 }
 
+// A variant (a key under _imageflex/), which the folder store may hold open between reads
+// (storage/open_files.h): every read, and get_held() whenever it answers, is the object as
+// it is now, once overwritten and once removed.
+TEST_P(StorageContractTest, AVariantIsReadAsItIsNowAfterAnOverwriteAndARemove) {
+  const std::string key = "_imageflex/v4/a.jpg/e1/w=10&f=webp";
+  auto now_is = [&](const std::string& bytes) {
+    for (int i = 0; i < 2; ++i) EXPECT_EQ(store().get(key, {}).object.bytes, bytes) << "read " << i;
+    if (auto held = store().get_held(key, {})) {
+      EXPECT_EQ(held->object.bytes, bytes) << "held";
+    }
+    GetResult opened = store().get(key, {.open_above = 0});
+    if (opened.object.opened) {
+      std::string read(bytes.size(), '\0');
+      read.resize(opened.object.opened->read(0, read.data(), read.size()));
+      EXPECT_EQ(read, bytes) << "left open";
+    }
+  };
+  store().put(key, "first", {.content_type = "image/webp"});
+  now_is("first");
+  store().put(key, "second, longer", {.content_type = "image/webp"});
+  now_is("second, longer");
+  store().remove(key);
+  EXPECT_EQ(store().get(key, {}).status, GetStatus::kNotFound);
+  EXPECT_FALSE(store().get_held(key, {}).has_value()) << "a removed object is not held";
+}
+
 TEST_P(StorageContractTest, RemoveDeletes) {
   store().put("r.jpg", "x", {});
   store().remove("r.jpg");
