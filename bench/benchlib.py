@@ -266,3 +266,36 @@ def append_report(text, record):
     if record:
         with open(os.path.join(ROOT, "BENCHMARKS.md"), "a") as benchmarks:
             benchmarks.write("\n" + text)
+
+
+def nginx_static_config(tmp, port, body):
+    """nginx (Debian's) serving BODY as /variant.webp from TMP/static on 127.0.0.1:PORT, the ceiling
+    for a hit: sendfile, open_file_cache, a worker per core, no access log. Returns the config's path
+    (run it with `nginx -c CONFIG -p TMP`)."""
+    static = os.path.join(tmp, "static")
+    os.makedirs(static, exist_ok=True)
+    with open(os.path.join(static, "variant.webp"), "wb") as out:
+        out.write(body)
+    config = os.path.join(tmp, "nginx.conf")
+    with open(config, "w") as out:
+        out.write(f"""worker_processes auto;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  open_file_cache max=100 inactive=60s;
+  types {{ image/webp webp; }}
+  client_body_temp_path {tmp}/nginx-body;
+  proxy_temp_path {tmp}/nginx-proxy;
+  fastcgi_temp_path {tmp}/nginx-fastcgi;
+  uwsgi_temp_path {tmp}/nginx-uwsgi;
+  scgi_temp_path {tmp}/nginx-scgi;
+  server {{ listen 127.0.0.1:{port}; root {static}; }}
+}}
+""")
+    return config

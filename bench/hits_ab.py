@@ -23,7 +23,7 @@ import tempfile
 import time
 import urllib.request
 
-from benchlib import ROOT, stop_process
+from benchlib import ROOT, nginx_static_config, stop_process
 
 LUA = os.path.join(ROOT, "bench", "peers", "wrk_report.lua")
 PATH = "/hit/photo.jpg?w=512&h=512&fit=inside&f=webp&q=75"
@@ -78,32 +78,7 @@ def start_ours(name, spec, port, photo, tmp):
 
 
 def start_nginx(port, body, tmp):
-    static = os.path.join(tmp, "static")
-    os.makedirs(static)
-    with open(os.path.join(static, "variant.webp"), "wb") as out:
-        out.write(body)
-    config = os.path.join(tmp, "nginx.conf")
-    with open(config, "w") as out:
-        out.write(f"""worker_processes auto;
-daemon off;
-pid {tmp}/nginx.pid;
-error_log {tmp}/nginx-error.log;
-events {{ worker_connections 4096; }}
-http {{
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_requests 1000000;
-  open_file_cache max=100 inactive=60s;
-  types {{ image/webp webp; }}
-  client_body_temp_path {tmp}/nginx-body;
-  proxy_temp_path {tmp}/nginx-proxy;
-  fastcgi_temp_path {tmp}/nginx-fastcgi;
-  uwsgi_temp_path {tmp}/nginx-uwsgi;
-  scgi_temp_path {tmp}/nginx-scgi;
-  server {{ listen 127.0.0.1:{port}; root {static}; }}
-}}
-""")
+    config = nginx_static_config(tmp, port, body)
     log = open(os.path.join(tmp, "nginx.log"), "w")
     return subprocess.Popen(["nginx", "-c", config, "-p", tmp], stdout=log, stderr=subprocess.STDOUT), log
 

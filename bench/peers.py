@@ -50,7 +50,7 @@ import threading
 import time
 import urllib.request
 
-from benchlib import (ROOT, append_report, stop_process, Server, binary_of, commit_text, corpus_dir, cpu_model, cpu_seconds, env_number,
+from benchlib import (ROOT, append_report, nginx_static_config, stop_process, Server, binary_of, commit_text, corpus_dir, cpu_model, cpu_seconds, env_number,
                       machine_memory, measured_environment, percentile)
 
 PEERS_DIR = os.path.join(ROOT, "bench", "peers")
@@ -535,33 +535,8 @@ def run_hits(args, binary, corpus, root, tmp):
         ours.stop()
 
     # nginx: the same bytes as a static file.
-    static = os.path.join(tmp, "static")
-    os.makedirs(static, exist_ok=True)
-    with open(os.path.join(static, "variant.webp"), "wb") as out:
-        out.write(variant)
     port = free_port()
-    config = os.path.join(tmp, "nginx.conf")
-    with open(config, "w") as out:
-        out.write(f"""worker_processes auto;
-daemon off;
-pid {tmp}/nginx.pid;
-error_log {tmp}/nginx-error.log;
-events {{ worker_connections 4096; }}
-http {{
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_requests 1000000;
-  open_file_cache max=100 inactive=60s;
-  types {{ image/webp webp; }}
-  client_body_temp_path {tmp}/nginx-body;
-  proxy_temp_path {tmp}/nginx-proxy;
-  fastcgi_temp_path {tmp}/nginx-fastcgi;
-  uwsgi_temp_path {tmp}/nginx-uwsgi;
-  scgi_temp_path {tmp}/nginx-scgi;
-  server {{ listen 127.0.0.1:{port}; root {static}; }}
-}}
-""")
+    config = nginx_static_config(tmp, port, variant)
     nginx = Process("nginx", ["nginx", "-c", config, "-p", tmp], port, os.path.join(tmp, "nginx.log"))
     try:
         check("/variant.webp", port)

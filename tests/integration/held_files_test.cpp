@@ -10,6 +10,7 @@
 #include <future>
 #include <thread>
 
+#include "eventually.h"
 #include "integration.h"
 
 namespace imageflex::test {
@@ -37,17 +38,6 @@ std::string only_variant_file(const std::string& root) {
   auto files = variant_files(root);
   EXPECT_EQ(files.size(), 1u);
   return files.empty() ? "" : files.front();
-}
-
-// Polls CONDITION every 50 ms for up to SECONDS.
-template <typename Condition>
-bool eventually(Condition condition, double seconds = 10) {
-  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return true;
 }
 
 // The memory tier off, so every hit comes from the store. Held files are checked against

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "eventually.h"
 #include "integration.h"
 #include "request/key.h"
 
@@ -50,17 +51,6 @@ void write_aged(const std::string& file, std::chrono::seconds age) {
   const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(then.time_since_epoch()).count();
   const struct timespec times[2] = {{seconds, 0}, {seconds, 0}};
   ASSERT_EQ(::utimensat(AT_FDCWD, file.c_str(), times, 0), 0) << file;
-}
-
-// Polls CONDITION every 50 ms for up to SECONDS.
-template <typename Condition>
-bool eventually(Condition condition, double seconds = 10) {
-  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return true;
 }
 
 // Where the variant for TARGET lives in the folder.
@@ -174,7 +164,7 @@ TEST(StoreQuotaTest, AKillDuringWritesLeavesNoTemporaryAfterTheNextStart) {
       }
     });
   }
-  ASSERT_TRUE(eventually([&] { return done >= 2; }, 60));
+  ASSERT_TRUE(eventually([&] { return done >= 2; }, std::chrono::seconds(60)));
   // Killed when a write is caught half-way if possible (a temporary is visible), else after 20 s.
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (variant_tree(service.root()).temps.empty() && std::chrono::steady_clock::now() < until) {

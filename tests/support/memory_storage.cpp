@@ -160,15 +160,6 @@ bool Gate::wait_for_arrivals(int count, std::chrono::milliseconds timeout) const
   return changed_.wait_for(lock, timeout, [&] { return arrivals_ >= count; });
 }
 
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-  const auto give_up = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > give_up) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return true;
-}
-
 ListPage MemoryStorage::list(const std::string& prefix, const std::string& start_after,
                              std::size_t max_keys) {
   ListPage page;

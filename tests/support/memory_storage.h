@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "eventually.h"
 #include "storage/storage.h"
 
 namespace imageflex::test {
@@ -91,9 +92,5 @@ class Gate {
   int arrivals_ = 0;
   bool open_ = false;
 };
-
-// Polls `condition` until it holds or `timeout` passes; returns whether it held.
-bool eventually(const std::function<bool()>& condition,
-                std::chrono::milliseconds timeout = std::chrono::milliseconds(10000));
 
 }  // namespace imageflex::test

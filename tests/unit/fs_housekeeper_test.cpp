@@ -1,5 +1,6 @@
 // The folder store's housekeeper on a real folder, with byte-sized quotas.
 #include "storage/fs_housekeeper.h"
+#include "eventually.h"
 
 #include <gtest/gtest.h>
 
@@ -14,21 +15,13 @@ namespace imageflex {
 namespace {
 
 namespace fs = std::filesystem;
+using test::eventually;
 
 std::uint64_t stat_of(const Storage& store, const std::string& name) {
   for (const auto& [key, value] : store.stats()) {
     if (key == name) return value;
   }
   return UINT64_MAX;
-}
-
-bool eventually(const std::function<bool()>& condition) {
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return true;
 }
 
 class FsHousekeeperTest : public ::testing::Test {
