@@ -5,9 +5,9 @@
 
 For each photo of bench/corpus.sh's 5120x2880 set and each (format, width), starts a fresh
 `build/imageflex serve --memory-cache-mb 0` with MALLOC_CONF=dirty_decay_ms:0 (so freed pages
-do not linger), asks for that one variant, and prints VmHWM less the VmRSS before it, in MiB,
-beside the server's own estimate (/_imageflex/stats memory_admitted_bytes cannot show it after
-the job). The photos are hard-linked into a temporary root, so the corpus stays clean.
+do not linger), asks for that one variant, and prints VmHWM less the VmRSS before it, in MiB
+(compare with estimate_memory in src/image/cost.cpp). The photos are hard-linked into a
+temporary root, so the corpus stays clean.
 """
 import os
 import socket

@@ -407,15 +407,20 @@ def run_misses(args, peers, corpus, root, tmp):
     return rows
 
 
-def score(args, build, rows):
-    """SSIM of each kept output against a reference downscale of its original (quality_sweep --score)."""
+def ssim_of(build, pairs):
+    """{(original, output): SSIM of the output against a reference downscale of its original}, from
+    quality_sweep --score (built first if it is not)."""
     tool = os.path.join(build, "bench", "quality_sweep")
     if not os.access(tool, os.X_OK):
         subprocess.run(["cmake", "--build", build, "--target", "quality_sweep"], check=True)
-    pairs = sorted({pair for row in rows for pair in row["kept"]})
     output = subprocess.run([tool, "--score"], input="".join(f"{o}\t{t}\n" for o, t in pairs),
                             capture_output=True, text=True, check=True).stdout.split()
-    ssim = dict(zip(pairs, (float(v) for v in output)))
+    return dict(zip(pairs, (float(v) for v in output)))
+
+
+def score(args, build, rows):
+    """SSIM of each kept output against a reference downscale of its original."""
+    ssim = ssim_of(build, sorted({pair for row in rows for pair in row["kept"]}))
     for row in rows:
         values = [ssim[pair] for pair in row["kept"] if not math.isnan(ssim.get(pair, float("nan")))]
         row["ssim"] = sum(values) / len(values) if values else float("nan")
@@ -448,11 +453,7 @@ def score_avif_ladder(build, misses, ladder):
     if not sharp or not ladder:
         return None
     theirs = dict(sharp["kept"])  # original -> sharp's output
-    tool = os.path.join(build, "bench", "quality_sweep")
-    pairs = [pair for q in AVIF_LADDER for pair in ladder[q] if pair[0] in theirs] + list(theirs.items())
-    output = subprocess.run([tool, "--score"], input="".join(f"{o}\t{t}\n" for o, t in pairs),
-                            capture_output=True, text=True, check=True).stdout.split()
-    ssim = dict(zip(pairs, (float(v) for v in output)))
+    ssim = ssim_of(build, [pair for q in AVIF_LADDER for pair in ladder[q] if pair[0] in theirs] + list(theirs.items()))
 
     def mean(values):
         return sum(values) / len(values)
