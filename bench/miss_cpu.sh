@@ -5,13 +5,17 @@
 # pipeline_bench --cpu-of=N takes for the same N variants in-process:
 #
 #   bash bench/miss_cpu.sh [N=48] [FORMAT=jpeg]     BUILD=build, IF_BENCH_CORPUS=bench/out/corpus/2560x1600
+#   CONCURRENCY=2 bash bench/miss_cpu.sh 240 jpeg   the misses two at a time (as bench/peers.py sends
+#                                                   them); MALLOC_CONF=... reaches the server too
 #   CALLGRIND=1 bash bench/miss_cpu.sh 12 jpeg      also counts instructions (valgrind --tool=callgrind):
 #                                                   the server's over the N misses, and in-process the
 #                                                   difference of runs of 2N and N (both start the same)
 #
 # Miss i is photo i mod 12 (sorted by name), fit inside (512 - (i / 12) mod 256) x 512 at JPEG q80,
 # WebP q75 or AVIF q65: every request a new variant, the same list pipeline_bench makes.
-# Requests go one at a time: CPU, not wall-clock, is compared (this machine is shared).
+# Requests go one at a time unless CONCURRENCY says otherwise: CPU, not wall-clock, is compared
+# (this machine is shared). The server's page faults per miss are printed too: on this VM a
+# fault costs microseconds, and a miss can take hundreds (BENCHMARKS.md, "Page faults on a miss").
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -66,6 +70,8 @@ done
 
 # user+sys clock ticks of the server so far (the fields after the ")" of the command name).
 server_ticks() { sed 's/.*) //' "/proc/$server_pid/stat" | awk '{ print $12 + $13 }'; }
+# Minor and major page faults of the server so far (fields 10 and 12).
+server_faults() { sed 's/.*) //' "/proc/$server_pid/stat" | awk '{ print $8 + $10 }'; }
 get() {
   local code
   code=$(curl -s -o "$tmp/body" -w '%{http_code}' "http://127.0.0.1:$port/$1")
@@ -75,11 +81,23 @@ get() {
 # Warm: the first miss pays libvips' and the allocator's set-up, and the originals' probes.
 for photo in "${photos[@]}"; do get "$photo?w=100&f=$format&q=$quality"; done
 [ "${CALLGRIND:-0}" = 1 ] && callgrind_control -i on "$server_pid" >/dev/null
+concurrency=${CONCURRENCY:-1}
+# Client k of `concurrency` sends misses k, k + concurrency, ...
+send_misses() {
+  for ((i = $1; i < count; i += concurrency)); do
+    get "${photos[$((i % ${#photos[@]}))]}?w=$((512 - (i / ${#photos[@]}) % 256))&h=512&fit=inside&f=$format&q=$quality"
+  done
+}
 before=$(server_ticks)
-for ((i = 0; i < count; i++)); do
-  get "${photos[$((i % ${#photos[@]}))]}?w=$((512 - (i / ${#photos[@]}) % 256))&h=512&fit=inside&f=$format&q=$quality"
+faults_before=$(server_faults)
+clients=()
+for ((k = 0; k < concurrency; k++)); do
+  send_misses "$k" &
+  clients+=($!)
 done
+for client in "${clients[@]}"; do wait "$client" || { echo "miss_cpu.sh: a client failed" >&2; exit 1; }; done
 after=$(server_ticks)
+faults=$(($(server_faults) - faults_before))
 hz=$(getconf CLK_TCK)
 server_cpu=$(awk -v t=$((after - before)) -v hz="$hz" 'BEGIN { printf "%.3f", t / hz }')
 if [ "${CALLGRIND:-0}" = 1 ]; then
@@ -88,10 +106,10 @@ if [ "${CALLGRIND:-0}" = 1 ]; then
 fi
 
 inprocess_cpu=$("$build/bench/pipeline_bench" --cpu-of="$count" --format="$format" | awk '{ print $2 }')
-echo "$count $format misses (fit inside ~512x512, q$quality), CPU user+sys:"
-awk -v s="$server_cpu" -v p="$inprocess_cpu" -v n="$count" 'BEGIN {
-  printf "  server      %.3f s  %.1f ms per miss\n", s, s * 1000 / n
-  printf "  in-process  %.3f s  %.1f ms per miss\n", p, p * 1000 / n
+echo "$count $format misses (fit inside ~512x512, q$quality), $concurrency at a time to the server, CPU user+sys:"
+awk -v s="$server_cpu" -v p="$inprocess_cpu" -v n="$count" -v f="$faults" 'BEGIN {
+  printf "  server      %.3f s  %.1f ms per miss, %.0f page faults per miss\n", s, s * 1000 / n, f / n
+  printf "  in-process  %.3f s  %.1f ms per miss (one at a time)\n", p, p * 1000 / n
   printf "  server / in-process: %.3f (target <= 1.05; ticks are 1/100 s, so use N >= 48)\n", s / p
 }'
 

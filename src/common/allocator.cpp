@@ -15,23 +15,25 @@ namespace imageflex {
 
 #ifdef IMAGEFLEX_JEMALLOC
 // jemalloc's compiled-in configuration for this program (MALLOC_CONF in the environment still
-// overrides it, for an operator's experiment). Measured in BENCHMARKS.md ("Shield", "Where the
-// miss time goes"):
-// - background_thread: purging freed memory runs on jemalloc's thread, so RSS falls back after a
-//   storm even when no request arrives to trigger it;
-// - dirty_decay_ms 10000, muzzy_decay_ms 0: pages freed by a transform are returned to the kernel
-//   about ten seconds later, straight away with MADV_DONTNEED (RSS falls at once) rather than
-//   through a second, lazily-freed stage. With one second, pages went back between misses and
-//   were faulted in again by the next (1,800 page faults per JPEG miss, a third of its CPU on
-//   this VM); admission purges at once when resident memory is what keeps a job waiting;
-// - oversize_threshold 32 MiB (default 8): blocks up to 32 MiB (a progressive JPEG's coefficients,
-//   24 MiB at 2560x1600 4:4:4) come from the arenas above, not from the one that purges on free;
-//   larger ones (an AVIF encoder's frames) are still given back at once, so a storm of large
-//   transforms leaves 60 MiB ten seconds later, not 171 (BENCHMARKS.md).
+// overrides it, for an operator's experiment). Measured in BENCHMARKS.md ("Shield", "Page faults
+// on a miss"):
+// - narenas 1, dirty_decay_ms -1: one arena whose freed pages stay mapped until the process
+//   asks for them back (release_free_memory: admission's watch does, once transforms go quiet
+//   and whenever resident memory nears the budget). Transforms run on whichever libvips worker
+//   thread is free, and with an arena per thread and a ten-second decay a page freed in one arena
+//   was purged before that arena's next large block (a progressive JPEG's coefficients, zeroed
+//   by libjpeg) needed it: 300 page faults per JPEG miss at two at a time, against 40 now, and
+//   about a tenth of a miss's CPU on this VM. Hits, at 36k a second, measured no cost from sharing
+//   the one arena (thread caches serve their small blocks);
+// - background_thread off: with no decay, jemalloc's own thread would have nothing to purge;
+// - muzzy_decay_ms 0: what is purged goes back at once with MADV_DONTNEED (RSS falls at once);
+// - oversize_threshold 32 MiB (default 8): blocks over 32 MiB (an AVIF encoder's frames at
+//   4000 px) come from an arena that gives them back on free, so a storm of large transforms
+//   does not leave them behind.
 extern "C" {
 // NOLINTNEXTLINE(cppcoreguidelines-avoid-non-const-global-variables): the name and type jemalloc reads
 const char* malloc_conf =
-    "background_thread:true,dirty_decay_ms:10000,muzzy_decay_ms:0,oversize_threshold:33554432";
+    "narenas:1,background_thread:false,dirty_decay_ms:-1,muzzy_decay_ms:0,oversize_threshold:33554432";
 }
 
 namespace {
@@ -79,6 +81,7 @@ const bool kMemsetZeroing = install_memset_zeroing();
 AllocatorState allocator_state() {
   AllocatorState state;
   state.name = std::string("jemalloc ") + read_option<const char*>("version", "?");
+  state.arenas = read_option<unsigned>("opt.narenas", 0);
   state.background_thread = read_option<bool>("background_thread", false);
   state.dirty_decay_ms = static_cast<long>(read_option<ssize_t>("opt.dirty_decay_ms", -1));
   state.muzzy_decay_ms = static_cast<long>(read_option<ssize_t>("opt.muzzy_decay_ms", -1));
@@ -115,8 +118,9 @@ std::uint64_t resident_bytes() {
 std::string describe_allocator() {
   AllocatorState state = allocator_state();
   std::string text = state.name.substr(0, state.name.find('-'));
-  if (state.dirty_decay_ms >= 0) {
-    text += std::string(" (") + (state.background_thread ? "background_thread, " : "") + "dirty_decay_ms " +
+  if (state.name.starts_with("jemalloc")) {
+    text += " (" + std::to_string(state.arenas) + (state.arenas == 1 ? " arena, " : " arenas, ") +
+            (state.background_thread ? "background_thread, " : "") + "dirty_decay_ms " +
             std::to_string(state.dirty_decay_ms) + ", muzzy_decay_ms " +
             std::to_string(state.muzzy_decay_ms) + ", oversize_threshold " +
             std::to_string(state.oversize_threshold_mib) + " MiB" +

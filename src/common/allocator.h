@@ -1,6 +1,7 @@
 // The process's memory allocator, chosen by measurement (docs/operations.md, "Memory";
-// BENCHMARKS.md, "Shield"): jemalloc from Debian, set to hand memory freed after a burst of
-// large transforms back to the kernel within about ten seconds, from a background thread.
+// BENCHMARKS.md, "Shield" and "Page faults on a miss"): jemalloc from Debian, one arena that
+// keeps freed pages for the next transform, handed back to the kernel when transforms go quiet
+// or resident memory nears the budget (release_free_memory, called by admission's watch).
 #pragma once
 
 #include <cstdint>
@@ -12,8 +13,9 @@ namespace imageflex {
 // the compiled-in defaults and any MALLOC_CONF in the environment).
 struct AllocatorState {
   std::string name;                // "jemalloc 5.3.0-0-g54eaed1d8b56b1aa528be3bdd1877e59c56fa90c", or "glibc"
+  unsigned arenas = 0;             // arenas for ordinary blocks (threads share them)
   bool background_thread = false;  // purging runs on jemalloc's own thread, not on request threads
-  long dirty_decay_ms = -1;        // freed pages go back to the kernel after about this long
+  long dirty_decay_ms = -1;        // freed pages go back to the kernel after about this long (-1: when asked)
   long muzzy_decay_ms = -1;
   long oversize_threshold_mib = 0;  // larger allocations have an arena that purges on free (0: none)
   bool calloc_by_memset = false;    // calloc zeroes reused memory with memset, not a purge (allocator.cpp)
@@ -27,8 +29,8 @@ std::string describe_allocator();
 // The process's resident memory now (/proc/self/statm), in bytes; 0 when unreadable.
 std::uint64_t resident_bytes();
 
-// Hands memory the allocator holds free back to the kernel now, rather than after its decay
-// time: admission calls it when resident memory alone keeps a job waiting.
+// Hands memory the allocator holds free back to the kernel now: admission calls it when
+// transforms go quiet, and when resident memory nears the budget or alone keeps a job waiting.
 void release_free_memory();
 
 }  // namespace imageflex

@@ -42,6 +42,10 @@ constexpr auto kResidentPoll = std::chrono::milliseconds(20);
 constexpr auto kReleaseInterval = std::chrono::milliseconds(100);
 // How often the watch reads resident memory while jobs run (a read of /proc/self/statm).
 constexpr auto kWatchInterval = std::chrono::milliseconds(50);
+// After the last job ends, the watch waits this long for another before handing freed memory
+// back: under steady misses the next job reuses the pages, and after a burst RSS falls within
+// a second or so.
+constexpr auto kQuietBeforeHandBack = std::chrono::seconds(1);
 
 }  // namespace
 
@@ -87,15 +91,29 @@ std::shared_ptr<Admission::Ticket> Admission::admit(std::uint64_t estimate_bytes
 
 void Admission::watch_resident(const std::stop_token& stop) {
   const std::uint64_t purge_above = budget_ / 8 * 7;
+  auto hand_back = [this](std::unique_lock<std::mutex>& lock) {
+    lock.unlock();
+    gauges_.release_free_memory();
+    lock.lock();
+    ++purges_;
+  };
   std::unique_lock lock(mutex_);
   // Asleep while no job runs; wait() returns false only when asked to stop.
   while (admitted_some_.wait(lock, stop, [this] { return admitted_ > 0; })) {
-    lock.unlock();
-    const bool purge = read_gauge(gauges_.resident) > purge_above;
-    if (purge) gauges_.release_free_memory();
-    lock.lock();
-    if (purge) ++purges_;
-    admitted_some_.wait_for(lock, stop, kWatchInterval, [] { return false; });
+    // While jobs run: hand freed memory back only near the budget (the next job reuses it).
+    while (admitted_ > 0 && !stop.stop_requested()) {
+      lock.unlock();
+      const bool purge = read_gauge(gauges_.resident) > purge_above;
+      lock.lock();
+      if (purge) hand_back(lock);
+      admitted_some_.wait_for(lock, stop, kWatchInterval, [] { return false; });
+    }
+    // The last job ended: once no other has started for kQuietBeforeHandBack, what the jobs
+    // freed goes back to the kernel (the allocator keeps it otherwise: allocator.cpp).
+    if (!admitted_some_.wait_for(lock, stop, kQuietBeforeHandBack, [this] { return admitted_ > 0; }) &&
+        !stop.stop_requested()) {
+      hand_back(lock);
+    }
   }
 }
 

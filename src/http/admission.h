@@ -61,18 +61,20 @@ class Admission {
   std::uint64_t budget_bytes() const { return budget_; }
   std::uint64_t admitted_bytes() const;
   std::size_t waiting() const;
-  // Times the watch handed freed memory back because resident memory neared the budget.
+  // Times the watch handed freed memory back: resident memory neared the budget, or
+  // transforms went quiet.
   std::uint64_t purges() const;
 
  private:
   void release(std::uint64_t bytes);
   bool fits(std::uint64_t estimate_bytes) const;  // with mutex_ held
   // While any job is admitted, reads resident memory every kWatchInterval and hands freed
-  // memory back once it passes 7/8 of the budget. The allocator keeps pages a finished job
-  // freed for reuse (its decay), in the arena of the thread that freed them; a job running on
-  // another thread cannot reuse them, so under a tight budget they, not the jobs, pushed
-  // resident memory over it (BENCHMARKS.md, "Shield"). Admission alone cannot see that: no
-  // job starts or ends while the peak builds.
+  // memory back once it passes 7/8 of the budget; once the last job has ended and no other has
+  // started for a second, hands it all back. The allocator keeps the pages a finished job freed
+  // for the next one (allocator.cpp): that saves the page faults of a miss, but under a tight
+  // budget those pages, not the jobs, could push resident memory over it (BENCHMARKS.md,
+  // "Shield"), and after a burst they would stay. Admission alone cannot see that: no job
+  // starts or ends while the peak builds.
   void watch_resident(const std::stop_token& stop);
 
   const std::uint64_t budget_;

@@ -219,7 +219,7 @@ TEST(AdmissionTest, WhileJobsRunResidentMemoryNearTheBudgetIsHandedBack) {
   Admission admission(
       100 * kMiB, 4,
       {.resident = [&] { return resident.load(); }, .release_free_memory = [&] { ++releases; }});
-  // No job: the process keeps what it keeps (the allocator's own decay returns it).
+  // No job has run: there is nothing of theirs to hand back.
   std::this_thread::sleep_for(milliseconds(200));
   EXPECT_EQ(releases.load(), 0);
   // A job runs and resident memory passes 7/8 of the budget, with no admission or release to
@@ -234,6 +234,42 @@ TEST(AdmissionTest, WhileJobsRunResidentMemoryNearTheBudgetIsHandedBack) {
   std::this_thread::sleep_for(milliseconds(300));
   EXPECT_EQ(releases.load(), after);
   EXPECT_GE(admission.purges(), 1u);
+}
+
+// The allocator keeps what a job freed for the next one (allocator.cpp); once jobs go quiet
+// for a second it is handed back, once, so RSS falls after a burst without a decay timer.
+TEST(AdmissionTest, OnceJobsGoQuietFreedMemoryIsHandedBackOnce) {
+  std::atomic<int> releases{0};
+  Admission admission(100 * kMiB, 4,
+                      {.resident = [] { return 10 * kMiB; }, .release_free_memory = [&] { ++releases; }});
+  auto job = admission.admit(10 * kMiB, Admission::Clock::now() + milliseconds(100));
+  std::this_thread::sleep_for(milliseconds(300));
+  EXPECT_EQ(releases.load(), 0) << "far under the budget while a job runs: its pages are kept";
+  job.reset();
+  const auto ended = Admission::Clock::now();
+  for (int i = 0; i < 500 && releases.load() == 0; ++i) std::this_thread::sleep_for(milliseconds(10));
+  EXPECT_EQ(releases.load(), 1);
+  EXPECT_GE(Admission::Clock::now() - ended, milliseconds(900)) << "handed back before the quiet second";
+  std::this_thread::sleep_for(milliseconds(1500));
+  EXPECT_EQ(releases.load(), 1) << "one hand-back per quiet spell";
+  EXPECT_EQ(admission.purges(), 1u);
+}
+
+// A job that starts within the quiet second reuses what the last one freed: nothing is handed
+// back between two misses.
+TEST(AdmissionTest, AJobWithinTheQuietSecondKeepsTheFreedMemory) {
+  std::atomic<int> releases{0};
+  Admission admission(100 * kMiB, 4,
+                      {.resident = [] { return 10 * kMiB; }, .release_free_memory = [&] { ++releases; }});
+  auto first = admission.admit(10 * kMiB, Admission::Clock::now() + milliseconds(100));
+  first.reset();
+  std::this_thread::sleep_for(milliseconds(200));
+  auto second = admission.admit(10 * kMiB, Admission::Clock::now() + milliseconds(100));
+  std::this_thread::sleep_for(milliseconds(1500));
+  EXPECT_EQ(releases.load(), 0);
+  second.reset();
+  for (int i = 0; i < 500 && releases.load() == 0; ++i) std::this_thread::sleep_for(milliseconds(10));
+  EXPECT_EQ(releases.load(), 1);
 }
 
 }  // namespace
