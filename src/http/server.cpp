@@ -11,7 +11,9 @@
 #include <atomic>
 #include <cerrno>
 #include <csignal>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_set>
 #include <vector>
@@ -63,7 +65,7 @@ struct Front {
   std::mutex mutex;
   std::unordered_set<Session*> sessions;
   bool accept_paused = false;              // at the cap: the next close resumes accepting
-  std::function<void()> resume_accepting;  // posts accept() to the acceptor's strand
+  std::function<void()> resume_accepting;  // posts accept() to the acceptor's loop
 
   void warn(const std::string& message) {
     if (auto line = repeats.admit(message)) log_event("warn", *line);
@@ -72,7 +74,8 @@ struct Front {
 
 // One client connection: reads a request head under a timeout, refuses what it cannot
 // frame safely, answers what needs no blocking work itself, hands the rest to a handler thread, and
-// writes the response under a progress timeout. Runs on its own strand.
+// writes the response under a progress timeout. Runs on one I/O thread's loop, which only that
+// thread runs: its handlers never run at once, with no strand to order them.
 class Session : public std::enable_shared_from_this<Session> {
  public:
   enum class State { kReading, kHandling, kWriting, kClosing };
@@ -253,7 +256,10 @@ class Session : public std::enable_shared_from_this<Session> {
     serializer_.emplace(*response_);
     sent_ = 0;
     stream_.expires_never();  // the progress timer below bounds the write instead
-    start_progress_window(queued_bytes());
+    // Most responses leave in their first write, and then the send queue is never asked for:
+    // it is read when a write leaves some of the response behind (on_written), or when the
+    // first window ends with none done (check_progress).
+    start_progress_window(std::nullopt);
     write_some();
   }
 
@@ -276,7 +282,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // Progress is what the client took in a window: bytes written plus the shrinking of the
   // send queue. Counting writes alone would not do: with a large send buffer the kernel
   // wakes a writer only after a third of it has drained, long after a steady reader began.
-  void start_progress_window(std::size_t queued) {
+  // A window begun without the queue (nullopt) cannot judge the client: it only measures it.
+  void start_progress_window(std::optional<std::size_t> queued) {
     window_sent_ = sent_;
     window_queued_ = queued;
     write_timer_.expires_after(std::chrono::milliseconds(front_.config.send_timeout_ms));
@@ -289,8 +296,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void check_progress() {
     const std::size_t queued = queued_bytes();
-    const std::size_t taken = sent_ - window_sent_ + (window_queued_ > queued ? window_queued_ - queued : 0);
-    if (taken >= kSendProgressBytes) return start_progress_window(queued);
+    const std::size_t shrunk = window_queued_ && *window_queued_ > queued ? *window_queued_ - queued : 0;
+    const std::size_t taken = sent_ - window_sent_ + shrunk;
+    if (taken >= kSendProgressBytes || !window_queued_) return start_progress_window(queued);
     log_event("warn", "slow reader cut: " + std::to_string(sent_) + " bytes sent (body of " +
                           std::to_string(response_->body().size()) + ") for " + target_ + ": under " +
                           std::to_string(kSendProgressBytes) + " bytes taken in " +
@@ -302,7 +310,13 @@ class Session : public std::enable_shared_from_this<Session> {
     if (state_ != State::kWriting) return;  // cut by the progress timer
     sent_ += bytes;
     if (ec) return close_now();  // the client went away
-    if (!serializer_->is_done()) return write_some();
+    if (!serializer_->is_done()) {
+      if (!window_queued_) {  // the window can judge from here on
+        window_queued_ = queued_bytes();
+        window_sent_ = sent_;
+      }
+      return write_some();
+    }
     ++write_generation_;  // the progress timer has nothing left to watch
     write_timer_.cancel();
     const bool keep_alive = response_->keep_alive() && !front_.draining;
@@ -351,7 +365,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::uint64_t write_generation_ = 0;                     // which response the timer watches
   std::size_t sent_ = 0;                                   // bytes of it written so far
   std::size_t window_sent_ = 0;                            // sent_ when the window began
-  std::size_t window_queued_ = 0;                          // the send queue when the window began
+  std::optional<std::size_t> window_queued_;               // the send queue when the window began
   int served_ = 0;
 };
 
@@ -379,19 +393,31 @@ std::size_t connection_cap(const Config& config) {
 
 }  // namespace
 
+// One event loop per I/O thread, each run by that thread alone (as nginx runs a worker per
+// core): a connection lives on one loop, so its handlers need no strand, and work posted on a
+// loop wakes no other thread. With one loop shared by the I/O threads, half the memory hits
+// woke the other thread (a futex call and a context switch each) and every handler went
+// through a strand (BENCHMARKS.md, "Hits: a loop per I/O thread").
+std::vector<std::unique_ptr<net::io_context>> make_loops(int count) {
+  std::vector<std::unique_ptr<net::io_context>> loops;
+  for (int i = 0; i < std::max(count, 1); ++i) loops.push_back(std::make_unique<net::io_context>(1));
+  return loops;
+}
+
 struct Server::Impl {
   Impl(const Config& config, Handler& handler)
       : config_(config),
         front_{config_, handler, handler_pool_},
-        io_(config.io_threads),
-        strand_(net::make_strand(io_)),
-        acceptor_(strand_),
-        accept_timer_(strand_),
-        drain_timer_(strand_),
-        signals_(strand_, SIGINT, SIGTERM),
+        loops_(make_loops(config.io_threads)),
+        control_(loops_.front()->get_executor()),
+        acceptor_(control_),
+        accept_timer_(control_),
+        drain_timer_(control_),
+        signals_(control_, SIGINT, SIGTERM),
         handler_pool_(config.handler_threads, static_cast<std::size_t>(config.handler_queue)) {
+    for (auto& loop : loops_) keep_running_.push_back(net::make_work_guard(*loop));
     front_.max_connections = connection_cap(config_);
-    front_.resume_accepting = [this] { net::post(strand_, [this] { accept(); }); };
+    front_.resume_accepting = [this] { net::post(control_, [this] { accept(); }); };
     auto colon = config.listen.rfind(':');
     std::string host = config.listen.substr(0, colon);
     if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
@@ -420,7 +446,9 @@ struct Server::Impl {
         return;
       }
     }
-    acceptor_.async_accept(net::make_strand(io_), [this](beast::error_code ec, Tcp::socket socket) {
+    // Each connection on the next loop in turn.
+    auto& loop = *loops_[next_loop_++ % loops_.size()];
+    acceptor_.async_accept(loop.get_executor(), [this](beast::error_code ec, Tcp::socket socket) {
       if (ec == net::error::operation_aborted || front_.draining) return;
       if (ec == net::error::no_descriptors || ec.value() == ENFILE || ec == net::error::no_buffer_space ||
           ec == net::error::no_memory) {
@@ -489,12 +517,20 @@ struct Server::Impl {
     drain_timer_.async_wait([this](beast::error_code) { wait_for_drain(); });
   }
 
-  void finish() { io_.stop(); }
+  void finish() {
+    keep_running_.clear();
+    for (auto& loop : loops_) loop->stop();
+  }
 
   const Config config_;
-  Front front_;         // refers to handler_pool_, constructed below, only once sessions exist
-  net::io_context io_;  // after front_: sessions it still holds unregister on destruction
-  net::strand<net::io_context::executor_type> strand_;  // the acceptor, its timers and the signals
+  Front front_;  // refers to handler_pool_, constructed below, only once sessions exist
+  // After front_: sessions the loops still hold unregister on destruction.
+  std::vector<std::unique_ptr<net::io_context>> loops_;
+  // Keeps a loop with no connection yet from returning at once.
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> keep_running_;
+  // The first loop's: the acceptor, its timers and the signals, on the thread that runs it.
+  net::io_context::executor_type control_;
+  std::size_t next_loop_ = 0;
   Tcp::acceptor acceptor_;
   net::steady_timer accept_timer_;
   net::steady_timer drain_timer_;
@@ -517,10 +553,11 @@ bool Server::run() {
   impl_->signals_.async_wait([this](beast::error_code ec, int) {
     if (!ec) impl_->stop_gracefully();
   });
-  net::post(impl_->strand_, [this] { impl_->accept(); });
+  net::post(impl_->control_, [this] { impl_->accept(); });
   std::vector<std::thread> threads;
-  for (int i = 1; i < impl_->config_.io_threads; ++i) threads.emplace_back([this] { impl_->io_.run(); });
-  impl_->io_.run();
+  for (std::size_t i = 1; i < impl_->loops_.size(); ++i)
+    threads.emplace_back([loop = impl_->loops_[i].get()] { loop->run(); });
+  impl_->loops_.front()->run();
   for (auto& thread : threads) thread.join();
   return !impl_->abandoned_;
 }
