@@ -12,7 +12,9 @@ Workloads, the same for every server:
 - Misses: fit into 512x512 at JPEG q80, WebP q75 and AVIF q65 (imgproxy's benchmark settings), each
   format at every server's own defaults, and JPEG q80 from the 5120x2880 photos (peak RSS). Every
   request is a new variant: the photos are hard-linked under as many folder names as the run needs.
-  MISS_CONNECTIONS (2) keep-alive connections in a closed loop for MISS_SECONDS.
+  MISS_CONNECTIONS (2) keep-alive connections in a closed loop for MISS_SECONDS, split into
+  MISS_ROUNDS interleaved rounds (each server in turn, the order reversed every other round), so
+  that a busy moment on this shared machine does not fall on one server alone.
 - Hits (wrk, HIT_CONNECTIONS keep-alive connections, HIT_SECONDS): Image Flex from memory, from the
   folder store with the memory tier off, from S3 (a local Swift, deploy/swift/start.sh) with the
   memory tier off and on; against nginx serving the same bytes, and a plain GET of the same object
@@ -28,7 +30,7 @@ Markdown report, appended to bench/out/results.md (and with --record to BENCHMAR
 docs/bench/). --quick: short runs (about 5 minutes) to check the harness, not to quote.
 
 Knobs (environment; full / quick): MISS_SECONDS (12 / 4) and MISS_AT_LEAST (12 / 4 requests) per
-server and miss workload, MISS_CONNECTIONS (2), HIT_SECONDS (10 / 3), HIT_CONNECTIONS (64),
+server and miss workload, MISS_ROUNDS (4 / 2), MISS_CONNECTIONS (2), HIT_SECONDS (10 / 3), HIT_CONNECTIONS (64),
 COLD_COUNT (6 / 2 photos), SOAK_SECONDS (600 / 60), SOAK_SAMPLE (10 s), SSIM_COUNT (12 / 4 outputs
 scored per run), MAX_MISS_RATE (120/s: how many distinct files to link), BENCH_PORTS (a port range
 for the peers, e.g. 25000-25999; default: ports the kernel picks). Settings in the environment
@@ -378,27 +380,48 @@ MISS_WORKLOADS = [  # label, format, quality (None: the server's default), sourc
 
 
 def run_misses(args, peers, corpus, root, tmp):
+    """Each workload in args.miss_rounds rounds: in each, every server gets its share of
+    args.miss_seconds in turn, the order reversed every other round, so that what else this shared
+    machine does at one moment weighs on every server alike rather than on whichever ran then. A
+    server's figures are over all its rounds; its paths run on from round to round (every request
+    a new variant)."""
     rows = []
     copies = math.ceil(args.max_miss_rate * args.miss_seconds / 12) + 1
     for k, (label, fmt, quality, size) in enumerate(MISS_WORKLOADS):
         rels = link_tree(corpus, root, f"m{k}", copies, size)
-        for name, port, pid, build_path in peers.each():
-            keep_dir = os.path.join(tmp, "outputs", f"m{k}", name.replace(" ", "_"))
-            os.makedirs(keep_dir, exist_ok=True)
-            paths = [build_path(rel, BOX, BOX, fmt, quality) for rel in rels]
-            trace = RssTrace(pid, 0.1)
-            trace.start()
-            cpu_before = tree_cpu(pid)
-            results, elapsed = closed_loop(port, paths, args.miss_connections, args.miss_seconds, args.keep,
-                                           keep_dir, args.miss_at_least)
-            cpu = tree_cpu(pid) - cpu_before
-            row = summary(results, elapsed)
-            ok = sum(1 for r in results if r[0] == 200)
-            row.update(workload=label, server=name, peak_rss=trace.stop(), fmt=fmt,
-                       cpu_ms=1000 * cpu / ok if ok else float("nan"), path=paths[0],
-                       kept=[(original_of(corpus, rels[int(f)]), os.path.join(keep_dir, f))
-                             for f in sorted(os.listdir(keep_dir), key=int)])
-            if len(results) >= len(paths):
+        servers = list(peers.each())
+        runs = {name: {"paths": [build_path(rel, BOX, BOX, fmt, quality) for rel in rels], "results": [],
+                       "elapsed": 0.0, "cpu": 0.0, "peak": 0.0,
+                       "keep_dir": os.path.join(tmp, "outputs", f"m{k}", name.replace(" ", "_"))}
+                for name, _, _, build_path in servers}
+        for round_ in range(args.miss_rounds):
+            for name, port, pid, _ in (servers if round_ % 2 == 0 else servers[::-1]):
+                run = runs[name]
+                os.makedirs(run["keep_dir"], exist_ok=True)
+                used = len(run["results"])
+                trace = RssTrace(pid, 0.1)
+                trace.start()
+                cpu_before = tree_cpu(pid)
+                first = round_ == 0  # its outputs are the ones kept and scored
+                results, elapsed = closed_loop(port, run["paths"][used:], args.miss_connections,
+                                               args.miss_seconds / args.miss_rounds, args.keep if first else 0,
+                                               run["keep_dir"], args.miss_at_least if first else 0)
+                run["cpu"] += tree_cpu(pid) - cpu_before
+                run["peak"] = max(run["peak"], trace.stop())
+                run["results"] += [(status, seconds, size_, index + used) for status, seconds, size_, index in results]
+                run["elapsed"] += elapsed
+                ok_now = sum(1 for r in results if r[0] == 200)
+                log(f"    round {round_ + 1}/{args.miss_rounds} {label:<22} {name:<13} "
+                    f"{ok_now / elapsed if elapsed else 0:7.1f} r/s")
+        for name, _, _, _ in servers:
+            run = runs[name]
+            row = summary(run["results"], run["elapsed"])
+            ok = sum(1 for r in run["results"] if r[0] == 200)
+            row.update(workload=label, server=name, peak_rss=run["peak"], fmt=fmt,
+                       cpu_ms=1000 * run["cpu"] / ok if ok else float("nan"), path=run["paths"][0],
+                       kept=[(original_of(corpus, rels[int(f)]), os.path.join(run["keep_dir"], f))
+                             for f in sorted(os.listdir(run["keep_dir"]), key=int)])
+            if len(run["results"]) >= len(run["paths"]):
                 row["statuses"] += " (ran out of paths: raise --max-miss-rate)"
             log(f"  {label:<22} {name:<13} {row['rps']:7.1f} r/s  p50 {row['p50']:6.0f} ms  "
                 f"p99 {row['p99']:6.0f} ms  peak {row['peak_rss']:.0f} MiB  [{row['statuses']}]")
@@ -799,7 +822,7 @@ def report(args, context, misses, hits, cold, soak, verdicts, chart_names, chart
         f"{context['load']}. Peers: sharp {context['sharp']} (libvips {context['sharp_vips']}), ipx {context['ipx']}, "
         f"{context['nginx']}; ours: libvips {context['vips']}. Corpus: {context['corpus']}.",
         f"Command: `{context['command']}` (misses: {args.miss_connections} connections for {args.miss_seconds} s per "
-        f"server and workload, at least {args.miss_at_least} requests; hits: wrk, 2 threads, {args.hit_connections} connections, {args.hit_seconds} s; "
+        f"server and workload in {args.miss_rounds} interleaved rounds, at least {args.miss_at_least} requests; hits: wrk, 2 threads, {args.hit_connections} connections, {args.hit_seconds} s; "
         f"SSIM over the first {args.keep} outputs of each run).",
         "",
         "Misses (fit into 512x512, every request a new variant; avg KiB over the photos all three servers "
@@ -889,6 +912,7 @@ def main():
     # SSIM cover the same pictures as the others'.
     args.miss_at_least = env_number("MISS_AT_LEAST", 4 if args.quick else 12)
     args.miss_connections = env_number("MISS_CONNECTIONS", 2)
+    args.miss_rounds = int(env_number("MISS_ROUNDS", 2 if args.quick else 4))
     args.hit_connections = env_number("HIT_CONNECTIONS", 64)
     args.max_miss_rate = env_number("MAX_MISS_RATE", 120.0)
     parts = set(args.only or ("misses", "hits", "cold", "soak"))

@@ -31,7 +31,7 @@ Response Handler::serve_stand_in(Exchange& exchange, const ImageRequest& avif, F
   ImageRequest stand_in = avif;
   stand_in.format = now;  // the key a client negotiating WebP gets: one variant for both
   const std::string key = variant_key(stand_in, original.etag, {}, config_.quality);
-  VariantPtr variant = find_variant(exchange, key);
+  VariantPtr variant = find_variant(exchange, key, original);
   if (!variant) variant = make_variant_once(exchange, stand_in, probed, original, key);
   // After our own miss, so the AVIF does not compete with the bytes the browser waits for.
   make_in_background(avif, probed, original, variant_key(avif, original.etag, {}, config_.quality));

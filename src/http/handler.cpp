@@ -281,7 +281,7 @@ Response Handler::serve_version(Exchange& exchange, const ImageRequest& image, c
     variant = std::make_shared<CachedVariant>(CachedVariant{"", "", etag, original.last_modified});
   } else {
     // Memory, then the store, then make it (once, however many ask at the same time).
-    variant = find_variant(exchange, key);
+    variant = find_variant(exchange, key, original);
     if (!variant) {
       // An AVIF whose encode would keep the browser waiting: a WebP now, the AVIF for later
       // (metadata has no format to stand in for).
@@ -336,7 +336,8 @@ ProbeCache::Entry Handler::probe_original(const Exchange& exchange, const std::s
   return entry;
 }
 
-Handler::VariantPtr Handler::find_variant(Exchange& exchange, const std::string& key) {
+Handler::VariantPtr Handler::find_variant(Exchange& exchange, const std::string& key,
+                                          const ObjectInfo& original) {
   if (auto cached = memory_cache_.get(key)) {
     stats_.memory_hits++;
     exchange.cache = CacheOutcome::kHitMemory;
@@ -352,9 +353,12 @@ Handler::VariantPtr Handler::find_variant(Exchange& exchange, const std::string&
   if (got.status != GetStatus::kOk) return nullptr;
   stats_.store_hits++;
   exchange.cache = CacheOutcome::kHitStore;
+  // Last-Modified is the original's, as on a miss or a memory hit, not the variant file's: a
+  // variant is as new as the picture it was made from, and one that a node made later must
+  // not look newer to a client's or CDN's If-Modified-Since.
   auto variant = std::make_shared<CachedVariant>(
       CachedVariant{std::move(got.object.bytes), got.object.info.content_type, variant_etag(key),
-                    got.object.info.last_modified, std::move(got.object.opened)});
+                    original.last_modified, std::move(got.object.opened)});
   memory_cache_.put(key, variant);
   return variant;
 }

@@ -87,7 +87,7 @@ class Handler {
   Response serve_version(Exchange& exchange, const ImageRequest& image, const ObjectInfo& original);
   ProbeCache::Entry probe_original(const Exchange& exchange, const std::string& key,
                                    const ObjectInfo& original);
-  VariantPtr find_variant(Exchange& exchange, const std::string& key);
+  VariantPtr find_variant(Exchange& exchange, const std::string& key, const ObjectInfo& original);
   // `variant` is normalised (request/normalise.h): its format is the one served.
   VariantPtr make_variant_once(Exchange& exchange, const ImageRequest& variant,
                                const ProbeCache::Entry& probed, const ObjectInfo& original,

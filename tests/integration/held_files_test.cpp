@@ -6,6 +6,7 @@
 // those of any store hit, and a hit inside the trust window is answered on an I/O thread,
 // so it never waits for a handler thread.
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <future>
 #include <thread>
@@ -68,6 +69,23 @@ class HeldFilesTrustedTest : public HeldFilesTest {
  protected:
   HeldFilesTrustedTest() : HeldFilesTest("600000") {}
 };
+
+// Every answer for a variant says the original's Last-Modified: a store hit once said the
+// variant file's, which is newer, so a client or CDN revalidating with If-Modified-Since saw
+// the same bytes change date with where they came from.
+TEST_F(HeldFilesTest, AStoreHitSaysTheOriginalsLastModifiedAsAMissDoes) {
+  fs::last_write_time(service_.root() + "/landscape.jpg",
+                      fs::file_time_type::clock::now() - std::chrono::hours(24 * 400));
+  const auto made = service_.get(kVariant);
+  ASSERT_EQ(made.header("x-cache"), "miss");
+  const auto hit = service_.get(kVariant);   // opened by path
+  const auto held = service_.get(kVariant);  // from the held file
+  ASSERT_EQ(hit.header("x-cache"), "hit-store");
+  ASSERT_EQ(held.header("x-cache"), "hit-store");
+  EXPECT_EQ(made.header("last-modified"), service_.get("/landscape.jpg").header("last-modified"));
+  EXPECT_EQ(hit.header("last-modified"), made.header("last-modified"));
+  EXPECT_EQ(held.header("last-modified"), made.header("last-modified"));
+}
 
 TEST_F(HeldFilesTrustedTest, HitsAreTheStoredBytesWithTheSameValidatorsOnAnIoThread) {
   const auto made = make_and_hold();  // opened by path on a handler thread: the reference
