@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #ifdef IMAGEFLEX_JEMALLOC
@@ -18,18 +19,18 @@ namespace imageflex {
 // overrides it, for an operator's experiment). Measured in BENCHMARKS.md ("Shield", "Page faults
 // on a miss"):
 // - narenas 1, dirty_decay_ms -1: one arena whose freed pages stay mapped until the process
-//   asks for them back (release_free_memory: admission's watch does, once transforms go quiet
-//   and whenever resident memory nears the budget). Transforms run on whichever libvips worker
-//   thread is free, and with an arena per thread and a ten-second decay a page freed in one arena
-//   was purged before that arena's next large block (a progressive JPEG's coefficients, zeroed
+//   asks for them back (release_free_memory: admission's watch does, once transforms go quiet,
+//   every five seconds while they never do, and whenever resident memory nears the budget). Transforms run on
+//   whichever libvips worker thread is free, and with an arena per thread and a ten-second decay a page freed
+//   in one arena was purged before that arena's next large block (a progressive JPEG's coefficients, zeroed
 //   by libjpeg) needed it: 300 page faults per JPEG miss at two at a time, against 40 now, and
 //   about a tenth of a miss's CPU on this VM. Hits, at 36k a second, measured no cost from sharing
 //   the one arena (thread caches serve their small blocks);
 // - background_thread off: with no decay, jemalloc's own thread would have nothing to purge;
 // - muzzy_decay_ms 0: what is purged goes back at once with MADV_DONTNEED (RSS falls at once);
 // - oversize_threshold 32 MiB (default 8): blocks over 32 MiB (an AVIF encoder's frames at
-//   4000 px) come from an arena that gives them back on free, so a storm of large transforms
-//   does not leave them behind.
+//   4000 px) come from an arena that gives them back on free (large_blocks_purged_on_free,
+//   below), so a storm of large transforms does not leave them behind.
 extern "C" {
 // NOLINTNEXTLINE(cppcoreguidelines-avoid-non-const-global-variables): the name and type jemalloc reads
 const char* malloc_conf =
@@ -76,6 +77,34 @@ bool install_memset_zeroing() {
 
 const bool kMemsetZeroing = install_memset_zeroing();
 
+// jemalloc gives the arena for blocks over oversize_threshold a decay of 0 (purge on free)
+// only when the default decay is above 0; with ours at -1 it would keep them too, and those
+// blocks (an AVIF encoder's frames, each of a size of its own) piled up: a 10-minute soak of
+// mixed misses grew to 10 GiB. That arena is made now, by one such block, and set to purge on
+// free as jemalloc would.
+bool large_blocks_purged_on_free() {
+  const auto threshold = read_option<std::size_t>("opt.oversize_threshold", 0);
+  if (threshold == 0) return false;
+  void* block = std::malloc(threshold + 1);
+  if (block == nullptr) return false;
+  unsigned index = 0;
+  std::size_t index_size = sizeof(index);
+  bool done = mallctl("arenas.lookup", &index, &index_size, static_cast<void*>(&block), sizeof(block)) == 0;
+  std::free(block);
+  if (!done) return false;
+  ssize_t zero = 0;
+  for (const char* decay : {"dirty_decay_ms", "muzzy_decay_ms"}) {
+    const std::string name = "arena." + std::to_string(index) + "." + decay;
+    done = mallctl(name.c_str(), nullptr, nullptr, &zero, sizeof(zero)) == 0 && done;
+  }
+  // What the block left in the arena goes now, not at the next purge.
+  const std::string purge = "arena." + std::to_string(index) + ".purge";
+  mallctl(purge.c_str(), nullptr, nullptr, nullptr, 0);
+  return done;
+}
+
+const bool kLargeBlocksPurgedOnFree = large_blocks_purged_on_free();
+
 }  // namespace
 
 AllocatorState allocator_state() {
@@ -88,6 +117,7 @@ AllocatorState allocator_state() {
   state.oversize_threshold_mib =
       static_cast<long>(read_option<std::size_t>("opt.oversize_threshold", 0) >> 20);
   state.calloc_by_memset = kMemsetZeroing;
+  state.large_blocks_purged_on_free = kLargeBlocksPurgedOnFree;
   return state;
 }
 
@@ -124,6 +154,7 @@ std::string describe_allocator() {
             std::to_string(state.dirty_decay_ms) + ", muzzy_decay_ms " +
             std::to_string(state.muzzy_decay_ms) + ", oversize_threshold " +
             std::to_string(state.oversize_threshold_mib) + " MiB" +
+            (state.large_blocks_purged_on_free ? " purged on free" : "") +
             (state.calloc_by_memset ? ", calloc by memset" : "") + ")";
   }
   return text;

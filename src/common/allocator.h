@@ -1,7 +1,8 @@
 // The process's memory allocator, chosen by measurement (docs/operations.md, "Memory";
 // BENCHMARKS.md, "Shield" and "Page faults on a miss"): jemalloc from Debian, one arena that
-// keeps freed pages for the next transform, handed back to the kernel when transforms go quiet
-// or resident memory nears the budget (release_free_memory, called by admission's watch).
+// keeps freed pages for the next transform, handed back to the kernel when transforms go quiet,
+// every five seconds under load, or when resident memory nears the budget
+// (release_free_memory, called by admission's watch).
 #pragma once
 
 #include <cstdint>
@@ -17,8 +18,9 @@ struct AllocatorState {
   bool background_thread = false;  // purging runs on jemalloc's own thread, not on request threads
   long dirty_decay_ms = -1;        // freed pages go back to the kernel after about this long (-1: when asked)
   long muzzy_decay_ms = -1;
-  long oversize_threshold_mib = 0;  // larger allocations have an arena that purges on free (0: none)
-  bool calloc_by_memset = false;    // calloc zeroes reused memory with memset, not a purge (allocator.cpp)
+  long oversize_threshold_mib = 0;           // larger allocations have an arena that purges on free (0: none)
+  bool large_blocks_purged_on_free = false;  // blocks over oversize_threshold go back on free
+  bool calloc_by_memset = false;  // calloc zeroes reused memory with memset, not a purge (allocator.cpp)
 };
 
 AllocatorState allocator_state();

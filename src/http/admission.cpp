@@ -46,6 +46,9 @@ constexpr auto kWatchInterval = std::chrono::milliseconds(50);
 // back: under steady misses the next job reuses the pages, and after a burst RSS falls within
 // a second or so.
 constexpr auto kQuietBeforeHandBack = std::chrono::seconds(1);
+// While jobs keep running, freed memory goes back this often: the next jobs fault their
+// working set in again once per interval, not once per miss.
+constexpr auto kBusyHandBack = std::chrono::seconds(5);
 
 }  // namespace
 
@@ -71,7 +74,7 @@ std::shared_ptr<Admission::Ticket> Admission::admit(std::uint64_t estimate_bytes
     bool admitted = false;
     while (!admitted && Clock::now() < deadline) {
       // Estimates over the budget wait for a release; resident memory over it may fall
-      // without one (the allocator's decay), so look again every poll.
+      // without one (a hand-back to the kernel), so look again every poll.
       room_.wait_until(lock, std::min(deadline, Clock::now() + kResidentPoll));
       admitted = fits(estimate_bytes);
       if (!admitted && gauges_.release_free_memory && Clock::now() - last_release_ >= kReleaseInterval &&
@@ -100,12 +103,19 @@ void Admission::watch_resident(const std::stop_token& stop) {
   std::unique_lock lock(mutex_);
   // Asleep while no job runs; wait() returns false only when asked to stop.
   while (admitted_some_.wait(lock, stop, [this] { return admitted_ > 0; })) {
-    // While jobs run: hand freed memory back only near the budget (the next job reuses it).
+    // While jobs run: freed memory is kept for the next job, and handed back near the budget
+    // and once every kBusyHandBack, so that what the jobs' mix of sizes leaves unused cannot
+    // pile up while misses never stop.
+    auto handed_back = Clock::now();
     while (admitted_ > 0 && !stop.stop_requested()) {
       lock.unlock();
-      const bool purge = read_gauge(gauges_.resident) > purge_above;
+      const bool purge =
+          read_gauge(gauges_.resident) > purge_above || Clock::now() - handed_back >= kBusyHandBack;
       lock.lock();
-      if (purge) hand_back(lock);
+      if (purge) {
+        hand_back(lock);
+        handed_back = Clock::now();
+      }
       admitted_some_.wait_for(lock, stop, kWatchInterval, [] { return false; });
     }
     // The last job ended: once no other has started for kQuietBeforeHandBack, what the jobs

@@ -28,7 +28,7 @@ class Admission {
     // resident memory at start (code, libvips, buffers) plus the memory cache's bytes now.
     std::function<std::uint64_t()> reserved;
     // The process's resident memory now: a job also waits while this plus its estimate is over
-    // the budget, which catches what estimates miss (allocator slack, buffers, decay lag).
+    // the budget, which catches what estimates miss (allocator slack, buffers, freed pages kept).
     std::function<std::uint64_t()> resident;
     // Asked to hand freed memory back when resident memory alone keeps a job waiting, and
     // while jobs run with resident memory near the budget (the watch below).
@@ -69,10 +69,10 @@ class Admission {
   void release(std::uint64_t bytes);
   bool fits(std::uint64_t estimate_bytes) const;  // with mutex_ held
   // While any job is admitted, reads resident memory every kWatchInterval and hands freed
-  // memory back once it passes 7/8 of the budget; once the last job has ended and no other has
-  // started for a second, hands it all back. The allocator keeps the pages a finished job freed
-  // for the next one (allocator.cpp): that saves the page faults of a miss, but under a tight
-  // budget those pages, not the jobs, could push resident memory over it (BENCHMARKS.md,
+  // memory back once it passes 7/8 of the budget, and every five seconds regardless; once the
+  // last job has ended and no other has started for a second, hands it all back. The allocator keeps the
+  // pages a finished job freed for the next one (allocator.cpp): that saves the page faults of a miss, but
+  // under a tight budget those pages, not the jobs, could push resident memory over it (BENCHMARKS.md,
   // "Shield"), and after a burst they would stay. Admission alone cannot see that: no job
   // starts or ends while the peak builds.
   void watch_resident(const std::stop_token& stop);

@@ -255,6 +255,21 @@ TEST(AdmissionTest, OnceJobsGoQuietFreedMemoryIsHandedBackOnce) {
   EXPECT_EQ(admission.purges(), 1u);
 }
 
+// Misses that never stop still hand memory back, every five seconds: what their mix of sizes
+// leaves unused must not pile up (a 10-minute soak grew to 10 GiB without it).
+TEST(AdmissionTest, WhileJobsNeverStopFreedMemoryIsHandedBackEveryFiveSeconds) {
+  std::atomic<int> releases{0};
+  Admission admission(100 * kMiB, 4,
+                      {.resident = [] { return 10 * kMiB; }, .release_free_memory = [&] { ++releases; }});
+  const auto admitted = Admission::Clock::now();
+  auto job = admission.admit(10 * kMiB, admitted + milliseconds(100));
+  std::this_thread::sleep_for(milliseconds(4000));
+  EXPECT_EQ(releases.load(), 0) << "within the first five seconds the pages are kept";
+  for (int i = 0; i < 400 && releases.load() == 0; ++i) std::this_thread::sleep_for(milliseconds(10));
+  EXPECT_EQ(releases.load(), 1);
+  EXPECT_GE(Admission::Clock::now() - admitted, milliseconds(4900));
+}
+
 // A job that starts within the quiet second reuses what the last one freed: nothing is handed
 // back between two misses.
 TEST(AdmissionTest, AJobWithinTheQuietSecondKeepsTheFreedMemory) {
