@@ -391,8 +391,6 @@ std::size_t connection_cap(const Config& config) {
   return cap;
 }
 
-}  // namespace
-
 // One event loop per I/O thread, each run by that thread alone (as nginx runs a worker per
 // core): a connection lives on one loop, so its handlers need no strand, and work posted on a
 // loop wakes no other thread. With one loop shared by the I/O threads, half the memory hits
@@ -403,6 +401,8 @@ std::vector<std::unique_ptr<net::io_context>> make_loops(int count) {
   for (int i = 0; i < std::max(count, 1); ++i) loops.push_back(std::make_unique<net::io_context>(1));
   return loops;
 }
+
+}  // namespace
 
 struct Server::Impl {
   Impl(const Config& config, Handler& handler)
