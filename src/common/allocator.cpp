@@ -39,6 +39,11 @@ const char* malloc_conf =
 
 namespace {
 
+// The mallctl name of one arena's setting or action: "arena.<index>.<what>".
+std::string arena_control(unsigned index, const char* what) {
+  return "arena." + std::to_string(index) + "." + what;
+}
+
 template <typename T>
 T read_option(const char* name, T fallback) {
   T value{};
@@ -69,8 +74,9 @@ bool install_memset_zeroing() {
   const auto arenas = read_option<unsigned>("opt.narenas", 0);
   bool all = arenas > 0;
   for (unsigned i = 0; i < arenas; ++i) {
-    const std::string name = "arena." + std::to_string(i) + ".extent_hooks";
-    all = mallctl(name.c_str(), nullptr, nullptr, static_cast<void*>(&ours), sizeof(void*)) == 0 && all;
+    all = mallctl(arena_control(i, "extent_hooks").c_str(), nullptr, nullptr, static_cast<void*>(&ours),
+                  sizeof(void*)) == 0 &&
+          all;
   }
   return all;
 }
@@ -94,12 +100,10 @@ bool large_blocks_purged_on_free() {
   if (!done) return false;
   ssize_t zero = 0;
   for (const char* decay : {"dirty_decay_ms", "muzzy_decay_ms"}) {
-    const std::string name = "arena." + std::to_string(index) + "." + decay;
-    done = mallctl(name.c_str(), nullptr, nullptr, &zero, sizeof(zero)) == 0 && done;
+    done = mallctl(arena_control(index, decay).c_str(), nullptr, nullptr, &zero, sizeof(zero)) == 0 && done;
   }
   // What the block left in the arena goes now, not at the next purge.
-  const std::string purge = "arena." + std::to_string(index) + ".purge";
-  mallctl(purge.c_str(), nullptr, nullptr, nullptr, 0);
+  mallctl(arena_control(index, "purge").c_str(), nullptr, nullptr, nullptr, 0);
   return done;
 }
 

@@ -32,7 +32,8 @@ std::string describe_allocator();
 std::uint64_t resident_bytes();
 
 // Hands memory the allocator holds free back to the kernel now: admission calls it when
-// transforms go quiet, and when resident memory nears the budget or alone keeps a job waiting.
+// transforms go quiet, every five seconds while they never do, and when resident memory nears
+// the budget or alone keeps a job waiting.
 void release_free_memory();
 
 }  // namespace imageflex

@@ -30,8 +30,8 @@ class Admission {
     // The process's resident memory now: a job also waits while this plus its estimate is over
     // the budget, which catches what estimates miss (allocator slack, buffers, freed pages kept).
     std::function<std::uint64_t()> resident;
-    // Asked to hand freed memory back when resident memory alone keeps a job waiting, and
-    // while jobs run with resident memory near the budget (the watch below).
+    // Asked to hand freed memory back when resident memory alone keeps a job waiting, and by
+    // the watch below (near the budget, every five seconds while jobs run, once they end).
     std::function<void()> release_free_memory;
   };
 
@@ -61,8 +61,8 @@ class Admission {
   std::uint64_t budget_bytes() const { return budget_; }
   std::uint64_t admitted_bytes() const;
   std::size_t waiting() const;
-  // Times the watch handed freed memory back: resident memory neared the budget, or
-  // transforms went quiet.
+  // Times the watch handed freed memory back: resident memory neared the budget, five seconds
+  // of jobs passed, or transforms went quiet.
   std::uint64_t purges() const;
 
  private:
