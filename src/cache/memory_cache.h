@@ -23,6 +23,13 @@ struct CachedVariant {
   std::shared_ptr<const OpenObject> in_store;
 };
 
+// What an entry holds in memory, not only its variant's bytes: each buffer as the allocator
+// rounds it (jemalloc's size classes, whole pages above 16 KiB: up to a quarter more), the
+// key twice (the order and the index), and the nodes and control block around them. Counting
+// the bytes alone, a cache of 64 MiB held 87 MiB once small variants had replaced large ones
+// (BENCHMARKS.md, "The soak, settled").
+std::uint64_t entry_cost(const std::string& key, const CachedVariant& variant);
+
 class MemoryCache {
  public:
   explicit MemoryCache(std::uint64_t capacity_bytes) : capacity_(capacity_bytes) {}
@@ -31,13 +38,18 @@ class MemoryCache {
   // Entries larger than an eighth of the capacity are not kept: one must not evict all.
   // Nor are variants left in the store (in_store).
   void put(const std::string& key, std::shared_ptr<const CachedVariant> value);
+  // The memory the entries hold (entry_cost), which the capacity bounds.
   std::uint64_t size_bytes() const;
   std::size_t entries() const;
   // The largest variant put() would keep, in bytes (0 when the cache is off).
   std::uint64_t largest_entry() const { return capacity_ / 8; }
 
  private:
-  using Entry = std::pair<std::string, std::shared_ptr<const CachedVariant>>;
+  struct Entry {
+    std::string key;
+    std::shared_ptr<const CachedVariant> value;
+    std::uint64_t cost;
+  };
   const std::uint64_t capacity_;
   mutable std::mutex mutex_;
   std::list<Entry> order_;  // most recent first

@@ -10,6 +10,8 @@
 
 #ifdef IMAGEFLEX_JEMALLOC
 #include <jemalloc/jemalloc.h>
+#else
+#include <malloc.h>
 #endif
 
 namespace imageflex {
@@ -137,6 +139,11 @@ AllocatorState allocator_state() {
 
 void release_free_memory() {}  // ASan's allocator keeps its own quarantine: nothing to ask
 #endif
+
+std::size_t allocated_size(const void* block) {
+  // jemalloc's and glibc's (and ASan's) malloc_usable_size: the block's size class.
+  return block == nullptr ? 0 : malloc_usable_size(const_cast<void*>(block));
+}
 
 std::uint64_t resident_bytes() {
   // statm: size, resident, ... in pages. One small read: cheap enough to ask per admission.

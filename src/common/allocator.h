@@ -5,6 +5,7 @@
 // (release_free_memory, called by admission's watch).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -27,6 +28,10 @@ AllocatorState allocator_state();
 
 // One line for the start-up log: "jemalloc 5.3.0 (background_thread, dirty_decay_ms 10000, ...)".
 std::string describe_allocator();
+
+// The bytes the allocator set aside for `block` (from malloc or operator new): its size
+// rounded up to the allocator's size class, up to a quarter more for large blocks. 0 for null.
+std::size_t allocated_size(const void* block);
 
 // The process's resident memory now (/proc/self/statm), in bytes; 0 when unreadable.
 std::uint64_t resident_bytes();

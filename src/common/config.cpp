@@ -198,7 +198,7 @@ const std::vector<Setting>& table() {
         "on SIGTERM, time for requests in flight to finish; the rest get 503"},
        integer(&Config::drain_timeout_ms, "drain-timeout-ms", 0, 600000)},
       {{"memory-cache-mb", "IF_MEMORY_CACHE_MB", std::to_string(d.memory_cache_bytes >> 20),
-        "in-memory cache of encoded variants, MiB (0 = off)"},
+        "in-memory cache of encoded variants, MiB as allocated (variants, keys, bookkeeping; 0 = off)"},
        [](Config& c, const std::string& v) {
          c.memory_cache_bytes = static_cast<std::uint64_t>(parse_integer("memory-cache-mb", v, 0, 1 << 20))
                                 << 20;

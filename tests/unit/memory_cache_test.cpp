@@ -10,14 +10,28 @@ std::shared_ptr<const CachedVariant> variant_of(std::size_t bytes) {
 }
 
 TEST(MemoryCacheTest, EvictsLeastRecentlyUsedWithinCapacity) {
-  MemoryCache cache(8000);
+  const std::uint64_t capacity = 8 * entry_cost("fill0", *variant_of(900));  // room for eight
+  MemoryCache cache(capacity);
   cache.put("a", variant_of(900));
   cache.put("b", variant_of(900));
   ASSERT_NE(cache.get("a"), nullptr);  // a is now the most recent
   for (int i = 0; i < 7; ++i) cache.put("fill" + std::to_string(i), variant_of(900));
   EXPECT_NE(cache.get("a"), nullptr) << "recently used entries survive longer";
   EXPECT_EQ(cache.get("b"), nullptr);
-  EXPECT_LE(cache.size_bytes(), 8000u);
+  EXPECT_LE(cache.size_bytes(), capacity);
+  EXPECT_EQ(cache.entries(), 8u);
+}
+
+TEST(MemoryCacheTest, EntriesCountWhatTheyHoldNotOnlyTheirBytes) {
+  // 20,000 bytes take a 20,480-byte block (jemalloc: whole pages above 16 KiB), and the key,
+  // nodes and control block come on top: a cache of 64 x 20,000 bytes keeps fewer than 64.
+  const auto variant = variant_of(20000);
+  const std::string key(64, 'k');  // keys are hashes, too long to live inside the string
+  EXPECT_GE(entry_cost(key, *variant), 20000u + 2 * 64 + 256);
+  MemoryCache cache(64 * 20000);
+  for (int i = 0; i < 64; ++i) cache.put(key + std::to_string(i), variant);
+  EXPECT_LT(cache.entries(), 64u);
+  EXPECT_LE(cache.size_bytes(), 64u * 20000);
 }
 
 TEST(MemoryCacheTest, OneHugeEntryDoesNotFlushTheCache) {
