@@ -44,7 +44,9 @@ VImage colour_probe() {
       .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
 }
 
-// Whether converting through this profile leaves the probe's every pixel as it was.
+// Whether converting through this profile moves no channel of the probe by more than one
+// level: the common HP "sRGB IEC61966-2.1" profile moves 16 of its 5120 pixels by one against
+// libvips' own sRGB, an invisible difference (a JPEG's quantisation moves far more).
 bool converts_to_itself(const void* profile, std::size_t length) {
   const VImage probe = colour_probe();
   VImage tagged = probe.copy();
@@ -52,7 +54,7 @@ bool converts_to_itself(const void* profile, std::size_t length) {
   try {
     const VImage converted = through_profile(tagged, false);
     return converted.bands() == 3 && converted.format() == VIPS_FORMAT_UCHAR &&
-           (converted.cast(VIPS_FORMAT_INT) - probe.cast(VIPS_FORMAT_INT)).abs().max() == 0;
+           (converted.cast(VIPS_FORMAT_INT) - probe.cast(VIPS_FORMAT_INT)).abs().max() <= 1;
   } catch (const vips::VError&) {
     vips_error_clear();
     return false;  // not an RGB profile, or a broken one: the real conversion decides
@@ -90,8 +92,8 @@ VImage to_srgb8(const VImage& input) {
   VImage image = input;
   const bool cmyk = image.interpretation() == VIPS_INTERPRETATION_CMYK;
   if (image.get_typeof(VIPS_META_ICC_NAME) != 0 || cmyk) {
-    // An sRGB profile (most tagged photos) changes no pixel: its conversion, about 5 ms of
-    // Little CMS setting up a transform per picture, is skipped.
+    // An sRGB profile (most tagged photos) moves no channel by more than one level: its
+    // conversion, about 5 ms of Little CMS setting up a transform per picture, is skipped.
     if (!profile_is_srgb(image)) image = through_profile(image, cmyk);
     // Plain sRGB now: dropping the profile makes a second call a no-op.
     image = image.copy();

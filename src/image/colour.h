@@ -11,8 +11,9 @@ namespace imageflex {
 // 16-bit, LAB and other interpretations by colourspace conversion.
 vips::VImage to_srgb8(const vips::VImage& image);
 
-// Whether `image` (8-bit sRGB) carries a profile that converting through changes no pixel:
-// judged by converting a probe of 5120 colours once per distinct profile, then remembered.
+// Whether `image` (8-bit sRGB) carries a profile that converting through moves no channel by
+// more than one level: judged by converting a probe of 5120 colours once per distinct
+// profile, then remembered.
 bool profile_is_srgb(const vips::VImage& image);
 
 }  // namespace imageflex
