@@ -169,7 +169,9 @@ std::string Handler::metrics_text() const {
         admission_.waiting());
 
   // Memory: the variant cache, the transforms' budget, libvips and the process.
-  gauge("imageflex_memory_cache_bytes", "Memory the memory cache holds: its variants as allocated, keys and bookkeeping.", memory_cache_.size_bytes());
+  gauge("imageflex_memory_cache_bytes",
+        "Memory the memory cache holds: its variants as allocated, keys and bookkeeping.",
+        memory_cache_.size_bytes());
   gauge("imageflex_memory_cache_entries", "Variants in the memory cache.", memory_cache_.entries());
   gauge("imageflex_memory_cache_capacity_bytes", "The memory cache's capacity (--memory-cache-mb).",
         config_.memory_cache_bytes);

@@ -47,7 +47,7 @@ VImage colour_probe() {
 // Whether converting through this profile moves no channel of the probe by more than one
 // level: the common HP "sRGB IEC61966-2.1" profile moves 16 of its 5120 pixels by one against
 // libvips' own sRGB, an invisible difference (a JPEG's quantisation moves far more).
-bool converts_to_itself(const void* profile, std::size_t length) {
+bool moves_no_colour_beyond_a_level(const void* profile, std::size_t length) {
   const VImage probe = colour_probe();
   VImage tagged = probe.copy();
   vips_image_set_blob_copy(tagged.get_image(), VIPS_META_ICC_NAME, profile, length);
@@ -81,7 +81,7 @@ bool profile_is_srgb(const VImage& image) {
     const std::lock_guard lock(mutex);
     if (const auto found = judged.find(key); found != judged.end()) return found->second;
   }
-  const bool srgb = converts_to_itself(profile, length);
+  const bool srgb = moves_no_colour_beyond_a_level(profile, length);
   const std::lock_guard lock(mutex);
   if (judged.size() >= kRemembered) judged.clear();
   judged.emplace(key, srgb);
