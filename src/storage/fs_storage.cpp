@@ -203,20 +203,27 @@ void FsStorage::put(const std::string& key, std::string_view bytes, const PutOpt
   char temp[64];
   UniqueFd dir_fd;
   UniqueFd out;
-  // A folder can vanish between being made and being written into (the housekeeper
-  // removes empty ones, perhaps another process's): then it is made again.
+  // The folder is opened first and made only when missing: most writes go into a folder that
+  // exists, and walking every parent (an open and a mkdir each) cost a miss about 0.1 ms of
+  // system time. A folder can also vanish between being made and being written into (the
+  // housekeeper removes empty ones, perhaps another process's): then it is made again.
   for (int attempt = 1;; ++attempt) {
-    const char* failed = nullptr;
-    if (make_folders(key) != 0) {
-      failed = "cannot create folder";
-    } else if (dir_fd.reset(open_beneath(dir, O_RDONLY | O_DIRECTORY)); !dir_fd.valid()) {
-      failed = "cannot open folder";
-    } else {
+    const char* failed = "cannot open folder";
+    if (dir_fd.reset(open_beneath(dir, O_RDONLY | O_DIRECTORY)); dir_fd.valid()) {
       std::snprintf(temp, sizeof temp, ".tmp-%016llx", static_cast<unsigned long long>(random()));
       out.reset(::openat(dir_fd.get(), temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
       if (out.valid()) break;
       failed = "cannot create file";
+    } else if (errno == ENOENT) {
+      if (make_folders(key) != 0) {
+        failed = "cannot create folder";
+      } else if (attempt < 3) {
+        continue;  // made: open it again
+      } else {
+        errno = ENOENT;
+      }
     }
+    // ENOENT: the folder vanished after it was made; three attempts at most.
     if (errno != ENOENT || attempt == 3) store_failure(failed);
   }
   auto fail = [&](const char* what) {
