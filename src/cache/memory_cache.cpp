@@ -33,8 +33,10 @@ std::shared_ptr<const CachedVariant> MemoryCache::get(const std::string& key) {
 
 void MemoryCache::put(const std::string& key, std::shared_ptr<const CachedVariant> value) {
   if (value->in_store) return;
+  // By its bytes, as the handler decides what to read into memory (largest_entry): judged by
+  // its cost, a store hit just under the limit was read whole and then not kept.
+  if (value->bytes.size() > largest_entry()) return;
   const std::uint64_t cost = entry_cost(key, *value);
-  if (cost > largest_entry()) return;
   std::lock_guard lock(mutex_);
   if (auto found = index_.find(key); found != index_.end()) {
     bytes_ -= found->second->cost;

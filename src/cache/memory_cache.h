@@ -35,13 +35,14 @@ class MemoryCache {
   explicit MemoryCache(std::uint64_t capacity_bytes) : capacity_(capacity_bytes) {}
 
   std::shared_ptr<const CachedVariant> get(const std::string& key);
-  // Entries larger than an eighth of the capacity are not kept: one must not evict all.
-  // Nor are variants left in the store (in_store).
+  // Variants larger than an eighth of the capacity are not kept: one must not evict all.
+  // Nor are variants left in the store (in_store). What is kept is charged its entry_cost.
   void put(const std::string& key, std::shared_ptr<const CachedVariant> value);
   // The memory the entries hold (entry_cost), which the capacity bounds.
   std::uint64_t size_bytes() const;
   std::size_t entries() const;
-  // The largest variant put() would keep, in bytes (0 when the cache is off).
+  // The largest variant put() would keep, in bytes (0 when the cache is off): the handler
+  // reads a store hit up to this size into memory, and streams a larger one from the store.
   std::uint64_t largest_entry() const { return capacity_ / 8; }
 
  private:

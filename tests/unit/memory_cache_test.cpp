@@ -42,6 +42,19 @@ TEST(MemoryCacheTest, OneHugeEntryDoesNotFlushTheCache) {
   EXPECT_NE(cache.get("small"), nullptr);
 }
 
+TEST(MemoryCacheTest, KeepsEveryVariantTheHandlerReadsIntoMemory) {
+  // The handler reads a store hit into memory when its bytes are at most largest_entry(); such
+  // a variant must then be kept, though its entry costs more than its bytes (a bug: it was
+  // judged by its cost, so a store hit just under the limit was read whole and not kept).
+  MemoryCache cache(8 * 20000);
+  ASSERT_EQ(cache.largest_entry(), 20000u);
+  cache.put("limit", variant_of(20000));
+  EXPECT_NE(cache.get("limit"), nullptr);
+  cache.put("over", variant_of(20001));
+  EXPECT_EQ(cache.get("over"), nullptr);
+  EXPECT_LE(cache.size_bytes(), 8u * 20000);
+}
+
 TEST(MemoryCacheTest, ZeroCapacityKeepsNothing) {
   MemoryCache cache(0);
   cache.put("a", variant_of(1));
