@@ -4,8 +4,15 @@
 // the service's misses are held to (issue 9: server overhead within 5% of this).
 //
 //   pipeline_bench [google-benchmark flags]       IF_BENCH_CORPUS=DIR (default bench/out/corpus/2560x1600)
-//   pipeline_bench --cpu-of=N --format=jpeg       runs the N misses bench/miss_cpu.sh sends the server,
-//                                                 prints "cpu_seconds S images N" (user+sys, getrusage)
+//   pipeline_bench --cpu-of=N --format=jpeg [--first=K]
+//                                                 runs misses K..K+N-1 as bench/miss_cpu.sh sends them to
+//                                                 the server; prints "cpu_seconds S user U sys Y images N"
+//                                                 (getrusage; S = U + Y)
+//   pipeline_bench --cpu-of=N --store=DIR ...     the same, each miss also making the storage calls the
+//                                                 service makes around it on a folder store at DIR (which
+//                                                 holds the corpus): the original's stat, the variant's
+//                                                 look-up, the original's read and the variant's write;
+//                                                 --store-calls-only makes those calls alone
 //
 // "CPU" in the benchmark's table is the whole process's user+sys time per image
 // (MeasureProcessCPUTime): libvips' worker thread counts, not only the caller's.
@@ -19,20 +26,22 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "common/allocator.h"
 #include "image/vips_runtime.h"
+#include "storage/fs_storage.h"
 #include "variant/make_variant.h"
 
 namespace imageflex {
 namespace {
 
-// The corpus (bench/corpus.sh), read once: the same bytes the server reads from its root.
-const std::vector<std::string>& photos() {
-  static const std::vector<std::string> loaded = [] {
+// The corpus (bench/corpus.sh): its JPEGs in the order bench/miss_cpu.sh sends them.
+const std::vector<std::filesystem::path>& photo_paths() {
+  static const std::vector<std::filesystem::path> sorted = [] {
     const char* dir = std::getenv("IF_BENCH_CORPUS");
     const std::filesystem::path folder = dir ? dir : "bench/out/corpus/2560x1600";
     std::vector<std::filesystem::path> names;
@@ -40,17 +49,35 @@ const std::vector<std::string>& photos() {
       for (const auto& entry : std::filesystem::directory_iterator(folder))
         if (entry.path().extension() == ".jpg") names.push_back(entry.path());
     }
-    std::sort(names.begin(), names.end());  // the same order as bench/miss_cpu.sh
+    if (names.empty()) {
+      std::cerr << "pipeline_bench: no JPEGs in " << folder << " (run bash bench/corpus.sh)\n";
+      std::exit(2);
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  }();
+  return sorted;
+}
+
+// Their names, as keys of a folder store that holds them (--store).
+const std::vector<std::string>& photo_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> all;
+    for (const auto& path : photo_paths()) all.push_back(path.filename().string());
+    return all;
+  }();
+  return names;
+}
+
+// Their bytes, read once: the same bytes the server reads from its root.
+const std::vector<std::string>& photos() {
+  static const std::vector<std::string> loaded = [] {
     std::vector<std::string> bytes;
-    for (const auto& name : names) {
+    for (const auto& name : photo_paths()) {
       std::ifstream in(name, std::ios::binary);
       std::ostringstream all;
       all << in.rdbuf();
       bytes.push_back(all.str());
-    }
-    if (bytes.empty()) {
-      std::cerr << "pipeline_bench: no JPEGs in " << folder << " (run bash bench/corpus.sh)\n";
-      std::exit(2);
     }
     return bytes;
   }();
@@ -73,6 +100,41 @@ Encoded make_miss(std::size_t i, Format format, int quality) {
                                  Limits{}, Quality{}, deadline);
   end_vips_job();  // as the service's worker does after every job
   return encoded;
+}
+
+// Miss `i` with the storage calls the service makes around it (Handler::handle_variant and
+// produce_variant), on a folder store holding the corpus under the photos' names. Without
+// `transform`, the storage calls alone, writing 10 KB (about a JPEG miss's output) as the variant.
+void stored_miss(Storage& store, std::size_t i, Format format, int quality, bool transform) {
+  const std::string& name = photo_names()[i % photo_names().size()];
+  const auto original = store.stat(name);
+  if (!original) {
+    std::cerr << "pipeline_bench: " << name << " is not in the store\n";
+    std::exit(2);
+  }
+  const ImageRequest request = miss_request(i, format, quality);
+  const std::string key = "_imageflex/bench/" + name + "/" + original->etag +
+                          "/w=" + std::to_string(request.geometry.width) + ",q=" + std::to_string(quality);
+  if (store.get(key, {}).status == GetStatus::kOk) {
+    std::cerr << "pipeline_bench: " << key << " is already made\n";
+    std::exit(2);
+  }
+  GetOptions read;
+  read.if_match = original->etag;
+  GetResult got = store.get(name, read);
+  Encoded encoded;
+  if (transform) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    encoded = make_variant(got.object.bytes, request, {}, Limits{}, Quality{}, deadline);
+    end_vips_job();
+  } else {
+    encoded.bytes = got.object.bytes.substr(0, 10 * 1024);
+  }
+  PutOptions put;
+  put.content_type = std::string(mime_type(format));
+  put.cache_control = "public, max-age=86400";
+  put.metadata["source-etag"] = original->etag;
+  store.put(key, encoded.bytes, put);
 }
 
 void bm_miss(benchmark::State& state, Format format, int quality) {
@@ -108,17 +170,23 @@ void register_all() {
   }
 }
 
-double process_cpu_seconds() {
+struct CpuSeconds {
+  double user = 0;
+  double sys = 0;
+};
+
+CpuSeconds process_cpu_seconds() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   auto seconds = [](const timeval& t) {
     return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
   };
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+  return {seconds(usage.ru_utime), seconds(usage.ru_stime)};
 }
 
-// The CPU the same N misses take in-process, for bench/miss_cpu.sh's comparison.
-int cpu_of(std::size_t count, std::string_view format_text) {
+// The CPU misses first..first+count-1 take in-process, for bench/miss_cpu.sh's comparison.
+int cpu_of(std::size_t first, std::size_t count, std::string_view format_text, const std::string& store_root,
+           bool transform) {
   const auto format = parse_output_format(format_text);
   if (!format) {
     std::cerr << "pipeline_bench: unknown format " << format_text << "\n";
@@ -126,9 +194,20 @@ int cpu_of(std::size_t count, std::string_view format_text) {
   }
   const int quality = *format == Format::kJpeg ? 80 : *format == Format::kWebp ? 75 : 65;
   make_miss(0, *format, quality);  // warm: libvips' first-use set-up is no miss's cost
-  const double before = process_cpu_seconds();
-  for (std::size_t i = 0; i < count; ++i) make_miss(i, *format, quality);
-  std::printf("cpu_seconds %.3f images %zu\n", process_cpu_seconds() - before, count);
+  std::optional<FsStorage> store;
+  if (!store_root.empty()) store.emplace(store_root);
+  const CpuSeconds before = process_cpu_seconds();
+  for (std::size_t i = first; i < first + count; ++i) {
+    if (store) {
+      stored_miss(*store, i, *format, quality, transform);
+    } else {
+      make_miss(i, *format, quality);
+    }
+  }
+  const CpuSeconds after = process_cpu_seconds();
+  const double user = after.user - before.user;
+  const double sys = after.sys - before.sys;
+  std::printf("cpu_seconds %.3f user %.3f sys %.3f images %zu\n", user + sys, user, sys, count);
   return 0;
 }
 
@@ -140,14 +219,20 @@ int main(int argc, char** argv) {
   // The allocator and its settings as the server has them (and links them in: malloc_conf).
   std::cerr << "allocator: " << imageflex::describe_allocator() << "\n";
   std::size_t cpu_of = 0;
+  std::size_t first = 0;
+  std::string store_root;
+  bool transform = true;
   std::string format = "jpeg";
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg(argv[i]);
     if (arg.starts_with("--cpu-of=")) cpu_of = std::stoul(std::string(arg.substr(9)));
     if (arg.starts_with("--format=")) format = arg.substr(9);
+    if (arg.starts_with("--first=")) first = std::stoul(std::string(arg.substr(8)));
+    if (arg.starts_with("--store=")) store_root = arg.substr(8);
+    if (arg == "--store-calls-only") transform = false;
   }
   imageflex::photos();  // read before any timing
-  if (cpu_of > 0) return imageflex::cpu_of(cpu_of, format);
+  if (cpu_of > 0) return imageflex::cpu_of(first, cpu_of, format, store_root, transform);
   imageflex::register_all();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
