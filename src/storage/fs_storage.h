@@ -1,7 +1,8 @@
 // Filesystem storage: a folder is the bucket. Every path is resolved beneath the
-// root (openat2 RESOLVE_BENEATH), so neither '..' nor a symlink can leave it.
+// root (openat2 RESOLVE_BENEATH, or a walk where that is missing), so neither '..' nor a
+// symlink can leave it.
 // Writes go to a temporary file that is renamed into place: atomic for readers.
-// Content type, Cache-Control and metadata live in user xattrs where supported.
+// Length, content type, Cache-Control and metadata live in one user xattr where supported.
 // With housekeeping (storage/fs_housekeeper.h), variants have a quota and temporaries
 // left by a crash are removed; hot variant files may be held open (storage/open_files.h).
 #pragma once
@@ -44,9 +45,10 @@ class FsStorage : public Storage {
 
  private:
   int open_beneath(const std::string& key, int flags) const;  // -1 with errno set
-  // A regular file's descriptor and its stat, or -1 when there is no such object
-  // (missing, not a file, or a path that escapes the root). Throws on I/O errors.
-  int open_object(const std::string& key, struct stat& st) const;
+  // A regular file's descriptor, its stat and what its writer recorded (content type,
+  // metadata), or -1 when there is no such object (missing, not a file, cut short by a
+  // crash, or a path that escapes the root). Throws on I/O errors.
+  int open_object(const std::string& key, struct stat& st, ObjectInfo& info) const;
   int make_folders(const std::string& key) const;  // 0, or -1 with errno set
   // get()'s answer from an opened file whose stat (now) is ST.
   GetResult answer(const std::string& key, const OpenFileCache::Held& file, const struct stat& st,

@@ -2,6 +2,10 @@
 // folder, and a bucket on the real Swift S3 server.
 #include "storage_contract.h"
 
+#include <sys/xattr.h>
+
+#include <fstream>
+
 #include "integration.h"
 #include "storage/fs_storage.h"
 
@@ -44,6 +48,60 @@ TEST(FolderStoreTest, MakesAFolderRemovedSinceTheLastWriteAndRefusesAFileInTheWa
       EXPECT_EQ(std::string(error.what()).find(root), std::string::npos)
           << "no internal path: " << error.what();
     }
+  }
+  remove_tree(root);
+}
+
+// What a write records (length, type, Cache-Control, metadata) is one xattr: one system call
+// on a miss, one on a read. What is asked for comes back through stat.
+TEST(FolderStoreTest, RecordsWhatItWritesInOneXattr) {
+  const std::string root = make_temp_dir();
+  {
+    FsStorage store(root);
+    PutOptions put;
+    put.content_type = "image/webp";
+    put.cache_control = "public, max-age=60";
+    put.metadata["source-etag"] = "abc-123";
+    store.put("_imageflex/v/one", "variant bytes", put);
+    char names[1024];
+    const auto listed = ::listxattr((root + "/_imageflex/v/one").c_str(), names, sizeof names);
+    ASSERT_GT(listed, 0) << "this test needs a filesystem with user xattrs";
+    EXPECT_EQ(std::string(names, static_cast<std::size_t>(listed)), std::string("user.imageflex") + '\0');
+    const auto info = store.stat("_imageflex/v/one");
+    ASSERT_TRUE(info.has_value());
+    EXPECT_EQ(info->content_type, "image/webp");
+    EXPECT_EQ(info->metadata.at("source-etag"), "abc-123");
+    EXPECT_EQ(info->size, 13u);
+  }
+  remove_tree(root);
+}
+
+// Variants written before the one xattr kept an xattr per name: they are still read, and one
+// shorter than its recorded length (a crash after the rename) is still no object.
+TEST(FolderStoreTest, ReadsFilesWrittenWithAnXattrPerName) {
+  const std::string root = make_temp_dir();
+  auto write_old = [&](const std::string& name, const std::string& bytes, const std::string& length) {
+    const std::string path = root + "/" + name;
+    std::ofstream(path, std::ios::binary) << bytes;
+    auto set = [&](const char* xattr, const std::string& value) {
+      ASSERT_EQ(::setxattr(path.c_str(), xattr, value.data(), value.size(), 0), 0) << xattr;
+    };
+    set("user.imageflex.length", length);
+    set("user.imageflex.content-type", "image/avif");
+    set("user.imageflex.cache-control", "public, max-age=60");
+    set("user.imageflex.meta.source-etag", "old-etag");
+  };
+  write_old("whole", "12345", "5");
+  write_old("torn", "123", "5");
+  {
+    FsStorage store(root);
+    const auto whole = store.get("whole", {});
+    ASSERT_EQ(whole.status, GetStatus::kOk);
+    EXPECT_EQ(whole.object.bytes, "12345");
+    EXPECT_EQ(whole.object.info.content_type, "image/avif");
+    EXPECT_EQ(whole.object.info.metadata.at("source-etag"), "old-etag");
+    EXPECT_EQ(store.get("torn", {}).status, GetStatus::kNotFound);
+    EXPECT_FALSE(store.stat("torn").has_value());
   }
   remove_tree(root);
 }
