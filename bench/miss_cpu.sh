@@ -118,6 +118,13 @@ ratios=()
 stored_ratios=()
 for ((round = 0; round < rounds; round++)); do
   first=$((round * count))
+  # After the in-process run the server has been idle for seconds, and admission handed its
+  # free memory back (as it does after 1 s without a transform): one unmeasured miss per photo
+  # faults its working set in again, as the warm-up did before the first round. Without it a
+  # round counts about 33 more page faults a miss (BENCHMARKS.md, stop 20).
+  if [ "$round" -gt 0 ] && [ "${REWARM:-1}" = 1 ]; then
+    for photo in "${photos[@]}"; do get "$photo?w=$((100 + round))&f=$format&q=$quality"; done
+  fi
   read -r user_before sys_before < <(server_ticks)
   faults_before=$(server_faults)
   [ "${CALLGRIND:-0}" = 1 ] && callgrind_control -i on "$server_pid" >/dev/null
