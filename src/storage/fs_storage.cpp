@@ -244,9 +244,9 @@ void FsStorage::put(const std::string& key, std::string_view bytes, const PutOpt
   UniqueFd dir_fd;
   UniqueFd out;
   // The folder is opened first and made only when missing: most writes go into a folder that
-  // exists, and walking every parent (an open and a mkdir each) cost a miss about 0.1 ms of
-  // system time. A folder can also vanish between being made and being written into (the
-  // housekeeper removes empty ones, perhaps another process's): then it is made again.
+  // exists, and walking every parent took an open and a mkdir for each of them (a dozen system
+  // calls for a variant). A folder can also vanish between being made and being written into
+  // (the housekeeper removes empty ones, perhaps another process's): then it is made again.
   for (int attempt = 1;; ++attempt) {
     const char* failed = "cannot open folder";
     if (dir_fd.reset(open_beneath(dir, O_RDONLY | O_DIRECTORY)); dir_fd.valid()) {
