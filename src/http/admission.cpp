@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "common/error.h"
+#include "common/thread_name.h"
 
 namespace imageflex {
 namespace {
@@ -26,7 +27,10 @@ std::string mib(std::uint64_t bytes) {
 Admission::Admission(std::uint64_t budget_bytes, std::size_t max_waiting, Gauges gauges)
     : budget_(budget_bytes), max_waiting_(max_waiting), gauges_(std::move(gauges)) {
   if (gauges_.resident && gauges_.release_free_memory)
-    watch_ = std::jthread([this](const std::stop_token& stop) { watch_resident(stop); });
+    watch_ = std::jthread([this](const std::stop_token& stop) {
+      name_this_thread("if-admission");
+      watch_resident(stop);
+    });
 }
 
 namespace {

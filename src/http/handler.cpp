@@ -94,8 +94,8 @@ Handler::Handler(const Config& config, Storage& storage)
            .resident = resident_bytes,
            .release_free_memory = release_free_memory}),
       miss_threads_(config.miss_threads > 0 ? config.miss_threads : std::max(1, config.handler_threads / 2)),
-      transforms_(config.workers, static_cast<std::size_t>(config.queue), end_vips_job),
-      background_(1, 0, end_vips_job) {}
+      transforms_(config.workers, static_cast<std::size_t>(config.queue), end_vips_job, "if-transform"),
+      background_(1, 0, end_vips_job, "if-background") {}
 
 Handler::~Handler() = default;
 

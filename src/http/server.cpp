@@ -20,6 +20,7 @@
 
 #include "common/log.h"
 #include "common/text.h"
+#include "common/thread_name.h"
 #include "http/worker_pool.h"
 
 namespace imageflex {
@@ -414,7 +415,8 @@ struct Server::Impl {
         accept_timer_(control_),
         drain_timer_(control_),
         signals_(control_, SIGINT, SIGTERM),
-        handler_pool_(config.handler_threads, static_cast<std::size_t>(config.handler_queue)) {
+        handler_pool_(config.handler_threads, static_cast<std::size_t>(config.handler_queue), {},
+                      "if-handler") {
     for (auto& loop : loops_) keep_running_.push_back(net::make_work_guard(*loop));
     front_.max_connections = connection_cap(config_);
     front_.resume_accepting = [this] { net::post(control_, [this] { accept(); }); };
@@ -556,7 +558,10 @@ bool Server::run() {
   net::post(impl_->control_, [this] { impl_->accept(); });
   std::vector<std::thread> threads;
   for (std::size_t i = 1; i < impl_->loops_.size(); ++i)
-    threads.emplace_back([loop = impl_->loops_[i].get()] { loop->run(); });
+    threads.emplace_back([loop = impl_->loops_[i].get()] {
+      name_this_thread("if-io");
+      loop->run();
+    });
   impl_->loops_.front()->run();
   for (auto& thread : threads) thread.join();
   return !impl_->abandoned_;

@@ -1,10 +1,18 @@
 #include "http/worker_pool.h"
 
+#include "common/thread_name.h"
+
 namespace imageflex {
 
-WorkerPool::WorkerPool(int threads, std::size_t max_queued, std::function<void()> after_each_job)
+WorkerPool::WorkerPool(int threads, std::size_t max_queued, std::function<void()> after_each_job,
+                       const char* name)
     : max_queued_(max_queued), after_each_job_(std::move(after_each_job)) {
-  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
+  for (int i = 0; i < threads; ++i) {
+    threads_.emplace_back([this, name] {
+      name_this_thread(name);
+      run();
+    });
+  }
 }
 
 WorkerPool::~WorkerPool() {

@@ -16,7 +16,9 @@ namespace imageflex {
 class WorkerPool {
  public:
   // `after_each_job` runs on the worker after every job (libvips clean-up for transforms).
-  WorkerPool(int threads, std::size_t max_queued, std::function<void()> after_each_job = {});
+  // The threads are named `name` (at most 15 characters: "if-handler").
+  WorkerPool(int threads, std::size_t max_queued, std::function<void()> after_each_job = {},
+             const char* name = "if-pool");
   ~WorkerPool();  // finishes queued jobs, then joins
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;

@@ -17,6 +17,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/text.h"
+#include "common/thread_name.h"
 #include "storage/curl_util.h"
 
 namespace imageflex {
@@ -427,7 +428,10 @@ RefreshingCredentials::RefreshingCredentials(std::string source, Fetch fetch, Re
       policy_(policy),
       state_(std::make_unique<State>()) {
   state_->current = fetch_();  // a source that cannot give credentials now is not used
-  state_->refresher = std::thread([this] { refresh_loop(); });
+  state_->refresher = std::thread([this] {
+    name_this_thread("if-credentials");
+    refresh_loop();
+  });
 }
 
 RefreshingCredentials::~RefreshingCredentials() {

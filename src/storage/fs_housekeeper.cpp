@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "common/thread_name.h"
 #include "storage/open_beneath.h"
 
 namespace imageflex {
@@ -53,7 +54,10 @@ FsHousekeeper::FsHousekeeper(int root_fd, FsHousekeeping settings,
       settings_(settings),
       evicted_(std::move(evicted)),
       low_water_(settings.quota_bytes / 10 * 9) {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    name_this_thread("if-housekeeper");
+    run();
+  });
 }
 
 FsHousekeeper::~FsHousekeeper() {

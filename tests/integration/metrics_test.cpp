@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <regex>
 #include <set>
@@ -127,6 +128,22 @@ TEST_F(MetricsTest, TrafficMovesTheCounters) {
 }
 
 // The JSON stats and the metrics are two views of one set of counters.
+// Operators tell the threads apart in top -H, perf and /proc: each kind has its own name.
+TEST_F(MetricsTest, TheServerNamesItsThreads) {
+  ASSERT_EQ(service_.get("/landscape.jpg?w=64&f=webp").status, 200);  // a transform has run
+  std::multiset<std::string> names;
+  const std::string tasks = "/proc/" + std::to_string(service_.server().pid()) + "/task";
+  for (const auto& task : std::filesystem::directory_iterator(tasks)) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    names.insert(name);
+  }
+  for (const char* expected : {"if-io", "if-handler", "if-transform", "if-background", "if-admission"})
+    EXPECT_GE(names.count(expected), 1u) << expected;
+  EXPECT_EQ(names.count("if-handler"), 16u) << "--handler-threads' default";
+}
+
 TEST_F(MetricsTest, JsonStatsReadTheSameCounters) {
   ASSERT_EQ(service_.get("/landscape.jpg?w=64&f=jpeg").status, 200);
   ASSERT_EQ(service_.get("/landscape.jpg?w=64&f=jpeg").status, 200);
