@@ -84,6 +84,14 @@ done
 
 # User and sys clock ticks of the server so far (the fields after the ")" of the command name).
 server_ticks() { sed 's/.*) //' "/proc/$server_pid/stat" | awk '{ print $12, $13 }'; }
+# Each live thread of the server: its id, its CPU so far in ns (schedstat) and its name (the
+# service names them: if-io, if-handler, if-transform, if-admission, ...; libvips' own are
+# "libvips worker"; the main thread, which runs the first I/O loop, is "imageflex").
+server_threads() {
+  for task in /proc/"$server_pid"/task/*; do
+    printf '%s\t%s\t%s\n' "${task##*/}" "$(awk '{ print $1 }' "$task/schedstat" 2>/dev/null)" "$(cat "$task/comm" 2>/dev/null)"
+  done
+}
 # Minor and major page faults of the server so far (fields 10 and 12).
 server_faults() { sed 's/.*) //' "/proc/$server_pid/stat" | awk '{ print $8 + $10 }'; }
 get() {
@@ -127,6 +135,7 @@ for ((round = 0; round < rounds; round++)); do
   fi
   read -r user_before sys_before < <(server_ticks)
   faults_before=$(server_faults)
+  server_threads >"$tmp/threads.before"
   [ "${CALLGRIND:-0}" = 1 ] && callgrind_control -i on "$server_pid" >/dev/null
   clients=()
   for ((k = 0; k < concurrency; k++)); do
@@ -140,6 +149,7 @@ for ((round = 0; round < rounds; round++)); do
   fi
   read -r user_after sys_after < <(server_ticks)
   faults=$(($(server_faults) - faults_before))
+  server_threads >"$tmp/threads.after"
   read -r _ inprocess _ inprocess_user _ inprocess_sys _ < <(
     "$build/bench/pipeline_bench" --cpu-of="$count" --first="$first" --format="$format" 2>/dev/null)
   read -r _ stored _ stored_user _ stored_sys _ < <(
@@ -153,6 +163,11 @@ for ((round = 0; round < rounds; round++)); do
     printf "           in-process %.1f ms (user %.1f, sys %.1f): server / in-process %.3f\n", p * 1000 / n, pu * 1000 / n, py * 1000 / n, s / p
     printf "           in-process with the store calls %.1f ms (user %.1f, sys %.1f): server / that %.3f\n", q * 1000 / n, qu * 1000 / n, qy * 1000 / n, s / q
   }'
+  # The server's CPU by thread name, ms per miss (threads that ended during the round are not counted).
+  awk -F '\t' -v n="$count" 'NR == FNR { before[$1] = $2; next }
+    { cpu[$3] += ($2 - before[$1]) / 1e6 / n }
+    END { line = "           server threads:"; for (name in cpu) if (cpu[name] >= 0.005) line = line sprintf(" %s %.2f,", name, cpu[name]); print substr(line, 1, length(line) - 1) " ms" }' \
+    "$tmp/threads.before" "$tmp/threads.after"
   ratios+=("$(awk "${used[@]}" 'BEGIN { printf "%.4f", (u + y) / hz / p }')")
   stored_ratios+=("$(awk "${used[@]}" 'BEGIN { printf "%.4f", (u + y) / hz / q }')")
 done
