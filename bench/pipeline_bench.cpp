@@ -6,8 +6,9 @@
 //   pipeline_bench [google-benchmark flags]       IF_BENCH_CORPUS=DIR (default bench/out/corpus/2560x1600)
 //   pipeline_bench --cpu-of=N --format=jpeg [--first=K]
 //                                                 runs misses K..K+N-1 as bench/miss_cpu.sh sends them to
-//                                                 the server; prints "cpu_seconds S user U sys Y images N"
-//                                                 (getrusage; S = U + Y)
+//                                                 the server; prints "cpu_seconds S user U sys Y images N
+//                                                 caller C" (getrusage; S = U + Y; C is the calling
+//                                                 thread's, the rest libvips' workers')
 //   pipeline_bench --cpu-of=N --store=DIR ...     the same, each miss also making the storage calls the
 //                                                 service makes around it on a folder store at DIR (which
 //                                                 holds the corpus): the original's stat, the variant's
@@ -175,9 +176,10 @@ struct CpuSeconds {
   double sys = 0;
 };
 
-CpuSeconds process_cpu_seconds() {
+// The whole process's CPU so far (RUSAGE_SELF), or the calling thread's (RUSAGE_THREAD).
+CpuSeconds cpu_seconds(int who = RUSAGE_SELF) {
   rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
+  getrusage(who, &usage);
   auto seconds = [](const timeval& t) {
     return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
   };
@@ -196,7 +198,8 @@ int cpu_of(std::size_t first, std::size_t count, std::string_view format_text, c
   make_miss(0, *format, quality);  // warm: libvips' first-use set-up is no miss's cost
   std::optional<FsStorage> store;
   if (!store_root.empty()) store.emplace(store_root);
-  const CpuSeconds before = process_cpu_seconds();
+  const CpuSeconds before = cpu_seconds();
+  const CpuSeconds caller_before = cpu_seconds(RUSAGE_THREAD);
   for (std::size_t i = first; i < first + count; ++i) {
     if (store) {
       stored_miss(*store, i, *format, quality, transform);
@@ -204,10 +207,14 @@ int cpu_of(std::size_t first, std::size_t count, std::string_view format_text, c
       make_miss(i, *format, quality);
     }
   }
-  const CpuSeconds after = process_cpu_seconds();
+  const CpuSeconds caller_after = cpu_seconds(RUSAGE_THREAD);
+  const CpuSeconds after = cpu_seconds();
   const double user = after.user - before.user;
   const double sys = after.sys - before.sys;
-  std::printf("cpu_seconds %.3f user %.3f sys %.3f images %zu\n", user + sys, user, sys, count);
+  // The calling thread's share: the rest is libvips' worker threads.
+  const double caller = caller_after.user - caller_before.user + caller_after.sys - caller_before.sys;
+  std::printf("cpu_seconds %.3f user %.3f sys %.3f images %zu caller %.3f\n", user + sys, user, sys, count,
+              caller);
   return 0;
 }
 
