@@ -95,12 +95,17 @@ ImageRequest miss_request(std::size_t i, Format format, int quality) {
   return request;
 }
 
-Encoded make_miss(std::size_t i, Format format, int quality) {
+// Miss `i` made from ORIGINAL, as the service's worker makes it.
+Encoded transform_miss(std::string_view original, std::size_t i, Format format, int quality) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  Encoded encoded = make_variant(photos()[i % photos().size()], miss_request(i, format, quality), {},
-                                 Limits{}, Quality{}, deadline);
+  Encoded encoded =
+      make_variant(original, miss_request(i, format, quality), {}, Limits{}, Quality{}, deadline);
   end_vips_job();  // as the service's worker does after every job
   return encoded;
+}
+
+Encoded make_miss(std::size_t i, Format format, int quality) {
+  return transform_miss(photos()[i % photos().size()], i, format, quality);
 }
 
 // Miss `i` with the storage calls the service makes around it (Handler::handle_variant and
@@ -113,9 +118,9 @@ void stored_miss(Storage& store, std::size_t i, Format format, int quality, bool
     std::cerr << "pipeline_bench: " << name << " is not in the store\n";
     std::exit(2);
   }
-  const ImageRequest request = miss_request(i, format, quality);
   const std::string key = "_imageflex/bench/" + name + "/" + original->etag +
-                          "/w=" + std::to_string(request.geometry.width) + ",q=" + std::to_string(quality);
+                          "/w=" + std::to_string(miss_request(i, format, quality).geometry.width) +
+                          ",q=" + std::to_string(quality);
   if (store.get(key, {}).status == GetStatus::kOk) {
     std::cerr << "pipeline_bench: " << key << " is already made\n";
     std::exit(2);
@@ -125,9 +130,7 @@ void stored_miss(Storage& store, std::size_t i, Format format, int quality, bool
   GetResult got = store.get(name, read);
   Encoded encoded;
   if (transform) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    encoded = make_variant(got.object.bytes, request, {}, Limits{}, Quality{}, deadline);
-    end_vips_job();
+    encoded = transform_miss(got.object.bytes, i, format, quality);
   } else {
     encoded.bytes = got.object.bytes.substr(0, 10 * 1024);
   }
