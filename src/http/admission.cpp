@@ -91,11 +91,11 @@ std::shared_ptr<Admission::Ticket> Admission::admit(std::uint64_t estimate_bytes
     --waiting_;
     if (!admitted) throw Error(ErrorKind::kOverloaded, "too many images being made; retry shortly");
   }
-  // The watch waits for the first job after a quiet spell: a notify on every admission woke it
-  // from its timed sleep once per miss, for nothing.
-  const bool first = admitted_ == 0;
   admitted_ += estimate_bytes;
-  if (first) admitted_some_.notify_one();
+  ++admissions_;
+  // Only a watch asleep since its last hand-back needs waking: a busy one polls on its own. A
+  // notify on every admission cost a wake-up of the watch and a futex call per miss.
+  if (watch_asleep_) admitted_some_.notify_one();
   return std::make_shared<Ticket>(*this, estimate_bytes);
 }
 
@@ -108,13 +108,18 @@ void Admission::watch_resident(const std::stop_token& stop) {
     ++purges_;
   };
   std::unique_lock lock(mutex_);
-  // Asleep while no job runs; wait() returns false only when asked to stop.
-  while (admitted_some_.wait(lock, stop, [this] { return admitted_ > 0; })) {
-    // While jobs run: freed memory is kept for the next job, and handed back near the budget
-    // and once every kBusyHandBack, so that what the jobs' mix of sizes leaves unused cannot
-    // pile up while misses never stop.
-    auto handed_back = Clock::now();
-    while (admitted_ > 0 && !stop.stop_requested()) {
+  std::uint64_t seen = admissions_;
+  auto handed_back = Clock::now();
+  bool owed = false;  // jobs ran since the last hand-back: their freed pages are still kept
+  while (!stop.stop_requested()) {
+    const bool busy = admitted_ > 0 || admissions_ != seen;
+    seen = admissions_;
+    if (busy) {
+      // While jobs run: freed memory is kept for the next job, and handed back near the budget
+      // and once every kBusyHandBack, so that what the jobs' mix of sizes leaves unused cannot
+      // pile up while misses never stop.
+      if (!owed) handed_back = Clock::now();
+      owed = true;
       lock.unlock();
       const bool purge =
           read_gauge(gauges_.resident) > purge_above || Clock::now() - handed_back >= kBusyHandBack;
@@ -123,13 +128,19 @@ void Admission::watch_resident(const std::stop_token& stop) {
         hand_back(lock);
         handed_back = Clock::now();
       }
-      admitted_some_.wait_for(lock, stop, kWatchInterval, [] { return false; });
-    }
-    // The last job ended: once no other has started for kQuietBeforeHandBack, what the jobs
-    // freed goes back to the kernel (the allocator keeps it otherwise: allocator.cpp).
-    if (!admitted_some_.wait_for(lock, stop, kQuietBeforeHandBack, [this] { return admitted_ > 0; }) &&
-        !stop.stop_requested()) {
+    } else if (owed && Clock::now() - last_ended_ >= kQuietBeforeHandBack) {
+      // No job has run for kQuietBeforeHandBack: what they freed goes back to the kernel (the
+      // allocator keeps it otherwise: allocator.cpp).
       hand_back(lock);
+      owed = false;
+    }
+    if (owed) {
+      admitted_some_.wait_for(lock, stop, kWatchInterval, [] { return false; });
+    } else {
+      // Nothing to watch or hand back: asleep until the next job is admitted.
+      watch_asleep_ = true;
+      admitted_some_.wait(lock, stop, [&] { return admissions_ != seen; });
+      watch_asleep_ = false;
     }
   }
 }
@@ -138,6 +149,7 @@ void Admission::release(std::uint64_t bytes) {
   {
     std::lock_guard lock(mutex_);
     admitted_ -= bytes;
+    if (admitted_ == 0) last_ended_ = Clock::now();  // a quiet spell starts
   }
   // Any waiter may fit now, a small one even when a large one does not.
   room_.notify_all();

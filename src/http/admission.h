@@ -70,7 +70,8 @@ class Admission {
   bool fits(std::uint64_t estimate_bytes) const;  // with mutex_ held
   // While any job is admitted, reads resident memory every kWatchInterval and hands freed
   // memory back once it passes 7/8 of the budget, and every five seconds regardless; once the
-  // last job has ended and no other has started for a second, hands it all back. The allocator keeps the
+  // last job has ended and no other has started for a second, hands it all back, then sleeps
+  // until the next admission. The allocator keeps the
   // pages a finished job freed for the next one (allocator.cpp): that saves the page faults of a miss, but
   // under a tight budget those pages, not the jobs, could push resident memory over it (BENCHMARKS.md,
   // "Shield"), and after a burst they would stay. Admission alone cannot see that: no job
@@ -86,7 +87,10 @@ class Admission {
   std::size_t waiting_ = 0;
   Clock::time_point last_release_{};
   std::uint64_t purges_ = 0;
-  std::condition_variable_any admitted_some_;  // wakes the watch when the first job is admitted
+  std::uint64_t admissions_ = 0;               // jobs admitted so far: the watch sees a job it slept through
+  Clock::time_point last_ended_{};             // when the last running job ended
+  bool watch_asleep_ = false;                  // the watch waits for an admission, not polling
+  std::condition_variable_any admitted_some_;  // wakes a sleeping watch when a job is admitted
   std::jthread watch_;                         // last: stopped and joined before the members it reads go
 };
 
