@@ -37,8 +37,12 @@ std::size_t allocated_size(const void* block);
 std::uint64_t resident_bytes();
 
 // Hands memory the allocator holds free back to the kernel now: admission calls it when
-// transforms go quiet, every five seconds while they never do, and when resident memory nears
-// the budget or alone keeps a job waiting.
+// transforms go quiet, every five seconds while they never do and it keeps more than they
+// need, and when resident memory nears the budget or alone keeps a job waiting.
 void release_free_memory();
+
+// The bytes freed and kept by the allocator for reuse, not yet handed back (jemalloc's dirty
+// and muzzy pages in every arena); 0 where the allocator cannot tell (sanitizer builds).
+std::uint64_t free_memory_kept();
 
 }  // namespace imageflex

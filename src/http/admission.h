@@ -31,8 +31,11 @@ class Admission {
     // the budget, which catches what estimates miss (allocator slack, buffers, freed pages kept).
     std::function<std::uint64_t()> resident;
     // Asked to hand freed memory back when resident memory alone keeps a job waiting, and by
-    // the watch below (near the budget, every five seconds while jobs run, once they end).
+    // the watch below (near the budget, every five seconds while jobs run and `kept` is over
+    // what they were admitted for, once they end).
     std::function<void()> release_free_memory;
+    // The freed memory the allocator keeps for reuse; absent: taken as always over.
+    std::function<std::uint64_t()> kept;
   };
 
   // `max_waiting`: transforms that may wait for room at once (the transform queue's bound).
@@ -69,7 +72,8 @@ class Admission {
   void release(std::uint64_t bytes);
   bool fits(std::uint64_t estimate_bytes) const;  // with mutex_ held
   // While any job is admitted, reads resident memory every kWatchInterval and hands freed
-  // memory back once it passes 7/8 of the budget, and every five seconds regardless; once the
+  // memory back once it passes 7/8 of the budget, and every five seconds when the allocator
+  // keeps more freed memory than the most admitted at once in those five seconds; once the
   // last job has ended and no other has started for a second, hands it all back, then sleeps
   // until the next admission. The allocator keeps the
   // pages a finished job freed for the next one (allocator.cpp): that saves the page faults of a miss, but
@@ -87,6 +91,7 @@ class Admission {
   std::size_t waiting_ = 0;
   Clock::time_point last_release_{};
   std::uint64_t purges_ = 0;
+  std::uint64_t peak_admitted_ = 0;            // the most admitted at once since the watch last weighed
   std::uint64_t admissions_ = 0;               // jobs admitted so far: the watch sees a job it slept through
   Clock::time_point last_ended_{};             // when the last running job ended
   bool watch_asleep_ = false;                  // the watch waits for an admission, not polling

@@ -92,7 +92,8 @@ Handler::Handler(const Config& config, Storage& storage)
           // cache is reserved, and resident memory is checked beside the estimates.
           {.reserved = [this, at_start = resident_bytes()] { return at_start + memory_cache_.size_bytes(); },
            .resident = resident_bytes,
-           .release_free_memory = release_free_memory}),
+           .release_free_memory = release_free_memory,
+           .kept = free_memory_kept}),
       miss_threads_(config.miss_threads > 0 ? config.miss_threads : std::max(1, config.handler_threads / 2)),
       transforms_(config.workers, static_cast<std::size_t>(config.queue), end_vips_job, "if-transform"),
       background_(1, 0, end_vips_job, "if-background") {}

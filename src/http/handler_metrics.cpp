@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/allocator.h"
 #include "common/log.h"
 #include "common/version.h"
 #include "http/handler.h"
@@ -39,15 +40,6 @@ double process_start_seconds() {
     return boot + std::stod(field) / static_cast<double>(ticks);
   }();
   return started;
-}
-
-// Resident memory, in bytes (/proc/self/statm, field 2, in pages); 0 when /proc cannot tell.
-std::uint64_t resident_bytes() {
-  std::ifstream statm("/proc/self/statm");
-  std::uint64_t size = 0;
-  std::uint64_t resident = 0;
-  if (!(statm >> size >> resident)) return 0;
-  return resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
 }
 
 std::uint64_t load(const std::atomic<std::uint64_t>& counter) {

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 namespace imageflex {
 namespace {
@@ -54,6 +55,25 @@ TEST(AllocatorTest, ALargeBlockGoesBackToTheKernelWhenFreed) {
   EXPECT_LE(resident_bytes(), touched - kBlock + (std::size_t{16} << 20)) << "the block's pages were kept";
 #else
   GTEST_SKIP() << "ASan's allocator keeps freed memory in its quarantine";
+#endif
+}
+
+// What admission's watch weighs against the jobs' need: freed blocks under the threshold are
+// counted as kept until they are handed back, and no longer after.
+TEST(AllocatorTest, FreedMemoryKeptIsCountedUntilHandedBack) {
+#ifdef IMAGEFLEX_JEMALLOC_TESTS
+  if (std::getenv("MALLOC_CONF") != nullptr) GTEST_SKIP() << "MALLOC_CONF overrides the compiled-in settings";
+  release_free_memory();
+  const std::uint64_t before = free_memory_kept();
+  constexpr std::size_t kBlock = std::size_t{3} << 20;
+  std::vector<void*> blocks;
+  for (int i = 0; i < 8; ++i) blocks.push_back(std::malloc(kBlock));
+  for (void* block : blocks) std::free(block);
+  EXPECT_GE(free_memory_kept(), before + 8 * kBlock - (std::size_t{2} << 20));
+  release_free_memory();
+  EXPECT_LT(free_memory_kept(), std::uint64_t{2} << 20);
+#else
+  EXPECT_EQ(free_memory_kept(), 0U) << "ASan's allocator cannot tell";
 #endif
 }
 
