@@ -23,7 +23,8 @@ namespace imageflex {
 // on a miss"):
 // - narenas 1, dirty_decay_ms -1: one arena whose freed pages stay mapped until the process
 //   asks for them back (release_free_memory: admission's watch does, once transforms go quiet,
-//   every five seconds while they never do, and whenever resident memory nears the budget). Transforms run on
+//   every five seconds while they never do and more is kept than they were admitted for, and
+//   whenever resident memory nears the budget). Transforms run on
 //   whichever libvips worker thread is free, and with an arena per thread and a ten-second decay a page freed
 //   in one arena was purged before that arena's next large block (a progressive JPEG's coefficients, zeroed
 //   by libjpeg) needed it: 300 page faults per JPEG miss at two at a time, against 40 now, and

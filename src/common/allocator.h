@@ -1,7 +1,8 @@
 // The process's memory allocator, chosen by measurement (docs/operations.md, "Memory";
 // BENCHMARKS.md, "Shield" and "Page faults on a miss"): jemalloc from Debian, one arena that
 // keeps freed pages for the next transform, handed back to the kernel when transforms go quiet,
-// every five seconds under load, or when resident memory nears the budget
+// every five seconds under load when it keeps more than the jobs need, or when resident memory
+// nears the budget
 // (release_free_memory, called by admission's watch).
 #pragma once
 

@@ -65,7 +65,7 @@ class Admission {
   std::uint64_t admitted_bytes() const;
   std::size_t waiting() const;
   // Times the watch handed freed memory back: resident memory neared the budget, five seconds
-  // of jobs passed, or transforms went quiet.
+  // of jobs left more kept than they needed, or transforms went quiet.
   std::uint64_t purges() const;
 
  private:
