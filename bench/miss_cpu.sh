@@ -84,14 +84,19 @@ done
 
 # User and sys clock ticks of the server so far (the fields after the ")" of the command name).
 server_ticks() { sed 's/.*) //' "/proc/$server_pid/stat" | awk '{ print $12, $13 }'; }
-# Each live thread of the server: its id, its CPU so far in ns (schedstat) and its name (the
-# service names them: if-io, if-handler, if-transform, if-admission, ...; libvips' own are
-# "libvips worker"; the main thread, which runs the first I/O loop, is "imageflex").
+# Each live thread of the server: its id, its CPU so far in ns (schedstat), its voluntary and
+# involuntary context switches so far (status) and its name (the service names them: if-io,
+# if-handler, if-transform, if-admission, ...; libvips' own are "libvips worker"; the main
+# thread, which runs the first I/O loop, is "imageflex").
 server_threads() {
   for task in /proc/"$server_pid"/task/*; do
-    printf '%s\t%s\t%s\n' "${task##*/}" "$(awk '{ print $1 }' "$task/schedstat" 2>/dev/null)" "$(cat "$task/comm" 2>/dev/null)"
+    printf '%s\t%s\t%s\t%s\n' "${task##*/}" "$(awk '{ print $1 }' "$task/schedstat" 2>/dev/null)" \
+      "$(awk '/^voluntary_ctxt_switches/ { v = $2 } /^nonvoluntary_ctxt_switches/ { i = $2 } END { print v "\t" i }' "$task/status" 2>/dev/null)" \
+      "$(cat "$task/comm" 2>/dev/null)"
   done
 }
+# The memory purges admission's watch has made so far (memory_purges in the stats).
+server_purges() { curl -s "http://127.0.0.1:$port/_imageflex/stats" | tr ',{}' '\n\n\n' | awk -F: '/"memory_purges"/ { print $2 }'; }
 # Minor and major page faults of the server so far (fields 10 and 12).
 server_faults() { sed 's/.*) //' "/proc/$server_pid/stat" | awk '{ print $8 + $10 }'; }
 get() {
@@ -136,6 +141,7 @@ for ((round = 0; round < rounds; round++)); do
   fi
   read -r user_before sys_before < <(server_ticks)
   faults_before=$(server_faults)
+  purges_before=$(server_purges)
   server_threads >"$tmp/threads.before"
   [ "${CALLGRIND:-0}" = 1 ] && callgrind_control -i on "$server_pid" >/dev/null
   clients=()
@@ -151,6 +157,7 @@ for ((round = 0; round < rounds; round++)); do
   read -r user_after sys_after < <(server_ticks)
   faults=$(($(server_faults) - faults_before))
   server_threads >"$tmp/threads.after"
+  purges=$(($(server_purges) - purges_before))
   read -r _ inprocess _ inprocess_user _ inprocess_sys _ _ _ inprocess_caller < <(
     "$build/bench/pipeline_bench" --cpu-of="$count" --first="$first" --format="$format" 2>/dev/null)
   read -r _ stored _ stored_user _ stored_sys _ < <(
@@ -164,12 +171,16 @@ for ((round = 0; round < rounds; round++)); do
     printf "           in-process %.1f ms (user %.1f, sys %.1f): server / in-process %.3f\n", p * 1000 / n, pu * 1000 / n, py * 1000 / n, s / p
     printf "           in-process with the store calls %.1f ms (user %.1f, sys %.1f): server / that %.3f\n", q * 1000 / n, qu * 1000 / n, qy * 1000 / n, s / q
   }'
-  # The server's CPU by thread name, ms per miss (threads that ended during the round are not counted).
-  awk -F '\t' -v n="$count" 'NR == FNR { before[$1] = $2; next }
-    { cpu[$3] += ($2 - before[$1]) / 1e6 / n }
-    END { for (name in cpu) printf "%s\t%.3f\n", name, cpu[name] }' "$tmp/threads.before" "$tmp/threads.after" >"$tmp/threads.ms"
+  # The server's CPU by thread name, ms per miss, and its context switches per miss, voluntary
+  # (waits) and involuntary (preempted); threads that ended during the round are not counted.
+  awk -F '\t' -v n="$count" 'NR == FNR { cpu0[$1] = $2; vol0[$1] = $3; inv0[$1] = $4; next }
+    { cpu[$5] += ($2 - cpu0[$1]) / 1e6 / n; vol[$5] += ($3 - vol0[$1]) / n; inv[$5] += ($4 - inv0[$1]) / n }
+    END { for (name in cpu) printf "%s\t%.3f\t%.2f\t%.2f\n", name, cpu[name], vol[name], inv[name] }' \
+    "$tmp/threads.before" "$tmp/threads.after" >"$tmp/threads.ms"
   awk -F '\t' '$2 >= 0.005 { line = line sprintf(" %s %.2f,", $1, $2) }
     END { print "           server threads:" substr(line, 1, length(line) - 1) " ms" }' "$tmp/threads.ms"
+  awk -F '\t' -v p="$purges" '$3 + $4 >= 0.05 { line = line sprintf(" %s %.1f/%.1f,", $1, $3, $4) }
+    END { print "           context switches a miss (voluntary/involuntary):" substr(line, 1, length(line) - 1) "; memory purges in the round: " p }' "$tmp/threads.ms"
   # libvips' own pixel work is the same on both sides (callgrind) but moves by a fifth between
   # rounds on this VM; what the server adds is what its other threads spend beyond the
   # in-process caller's thread, compared with the in-process miss.
