@@ -32,7 +32,7 @@ class Admission {
     std::function<std::uint64_t()> resident;
     // Asked to hand freed memory back when resident memory alone keeps a job waiting, and by
     // the watch below (near the budget, every five seconds while jobs run and `kept` is over
-    // what they were admitted for, once they end).
+    // one and a half times what they were admitted for, once they end).
     std::function<void()> release_free_memory;
     // The freed memory the allocator keeps for reuse; absent: taken as always over.
     std::function<std::uint64_t()> kept;

@@ -274,11 +274,13 @@ TEST(AdmissionTest, WhileJobsNeverStopFreedMemoryOverTheirNeedIsHandedBackEveryF
 }
 
 // One job after another, each admitted after the last ends: the freed memory kept within what
-// one of them was admitted for is the next one's working set. A hand-back every five seconds
-// regardless cost such a stream 30-45 page faults a miss instead of 10-15 (BENCHMARKS.md).
+// one of them really uses (up to one and a half times its estimate) is the next one's working
+// set. A hand-back every five seconds regardless cost such a stream 30-45 page faults a miss
+// instead of 10-15, and one whenever more than the estimate was kept (29 MB admitted, 34-36 MB
+// kept) cost a round of one-at-a-time JPEG misses about 35 (BENCHMARKS.md).
 TEST(AdmissionTest, WhileJobsNeverStopFreedMemoryWithinTheirNeedIsKept) {
   std::atomic<int> releases{0};
-  std::atomic<std::uint64_t> kept{20 * kMiB};
+  std::atomic<std::uint64_t> kept{25 * kMiB};
   Admission admission(100 * kMiB, 4,
                       {.resident = [] { return 30 * kMiB; },
                        .release_free_memory = [&] { ++releases; },
@@ -291,8 +293,8 @@ TEST(AdmissionTest, WhileJobsNeverStopFreedMemoryWithinTheirNeedIsKept) {
     }
   };
   stream(milliseconds(5600), false);
-  EXPECT_EQ(releases.load(), 0) << "20 MiB kept for jobs of 20 MiB";
-  kept = 25 * kMiB;  // more than one job needs: it goes back at the next weighing
+  EXPECT_EQ(releases.load(), 0) << "25 MiB kept for jobs of 20 MiB";
+  kept = 31 * kMiB;  // over one and a half jobs: it goes back at the next weighing
   stream(milliseconds(5600), true);
   EXPECT_EQ(releases.load(), 1);
 }
