@@ -3,9 +3,11 @@
 # in-process). Sends N misses to a server it starts, reads the server's CPU seconds (user and
 # sys, /proc/PID/stat fields 14 and 15) before and after, and compares them with the CPU that
 # pipeline_bench --cpu-of=N takes for the same N variants in-process. It does that ROUNDS times,
-# the server's N misses and then the in-process run each round, on new variants every round, and
-# reports each round's ratio and their median: on this shared VM one run of either side moves by
-# up to 8 % between runs, so a single ratio cannot settle a 5 % target. Each round also runs
+# on new variants every round, the server's N misses first in even rounds and the in-process run
+# first in odd ones, and reports each round's ratio, their median, and the ratio of all rounds'
+# CPU pooled: on this shared VM (whose host's share, steal, is counted as our CPU) one run of
+# either side moves by up to 20 % between runs, so a single ratio cannot settle a 5 % target;
+# many short rounds in alternating order let both sides meet the same spells. Each round also runs
 # pipeline_bench --store: the same transforms with the storage calls the service makes around a
 # miss (the original's stat and read, the variant's look-up and write) on a folder store of its
 # own, which splits the server's overhead into the store's part and the rest (HTTP, threads,
@@ -130,12 +132,25 @@ echo "$count $format misses a round (fit inside ~512x512, q$quality), $concurren
 ratios=()
 stored_ratios=()
 added=()
+# The same misses in-process, plain and with the store calls (sets inprocess* and stored*).
+run_inprocess() {
+  read -r _ inprocess _ inprocess_user _ inprocess_sys _ _ _ inprocess_caller < <(
+    "$build/bench/pipeline_bench" --cpu-of="$count" --first="$first" --format="$format" 2>/dev/null)
+  read -r _ stored _ stored_user _ stored_sys _ < <(
+    "$build/bench/pipeline_bench" --cpu-of="$count" --first="$first" --format="$format" --store="$tmp/store" 2>/dev/null)
+}
+server_total=0
+inprocess_total=0
+stored_total=0
 for ((round = 0; round < rounds; round++)); do
   first=$((round * count))
   # After the in-process run the server has been idle for seconds, and admission handed its
   # free memory back (as it does after 1 s without a transform): one unmeasured miss per photo
   # faults its working set in again, as the warm-up did before the first round. Without it a
   # round counts about 33 more page faults a miss (BENCHMARKS.md, stop 20).
+  # Odd rounds run the in-process side first: on this VM the host's load comes in spells of
+  # seconds, and whichever side always ran second would meet the later ones.
+  if [ $((round % 2)) = 1 ]; then run_inprocess; fi
   if [ "$round" -gt 0 ] && [ "${REWARM:-1}" = 1 ]; then
     for photo in "${photos[@]}"; do get "$photo?w=$((100 + round))&f=$format&q=$quality"; done
   fi
@@ -158,10 +173,7 @@ for ((round = 0; round < rounds; round++)); do
   faults=$(($(server_faults) - faults_before))
   server_threads >"$tmp/threads.after"
   purges=$(($(server_purges) - purges_before))
-  read -r _ inprocess _ inprocess_user _ inprocess_sys _ _ _ inprocess_caller < <(
-    "$build/bench/pipeline_bench" --cpu-of="$count" --first="$first" --format="$format" 2>/dev/null)
-  read -r _ stored _ stored_user _ stored_sys _ < <(
-    "$build/bench/pipeline_bench" --cpu-of="$count" --first="$first" --format="$format" --store="$tmp/store" 2>/dev/null)
+  if [ $((round % 2)) = 0 ]; then run_inprocess; fi
   used=(-v u=$((user_after - user_before)) -v y=$((sys_after - sys_before)) -v hz="$hz" -v n="$count"
     -v p="$inprocess" -v pu="$inprocess_user" -v py="$inprocess_sys" -v f="$faults" -v r=$((round + 1))
     -v q="$stored" -v qu="$stored_user" -v qy="$stored_sys")
@@ -192,11 +204,18 @@ for ((round = 0; round < rounds; round++)); do
   added+=("$(awk -v s="$outside" -v c="$inprocess_caller" -v p="$inprocess" -v n="$count" 'BEGIN { printf "%.4f", 1 + (s - c * 1000 / n) / (p * 1000 / n) }')")
   ratios+=("$(awk "${used[@]}" 'BEGIN { printf "%.4f", (u + y) / hz / p }')")
   stored_ratios+=("$(awk "${used[@]}" 'BEGIN { printf "%.4f", (u + y) / hz / q }')")
+  server_total=$(awk -v t="$server_total" -v u=$((user_after - user_before)) -v y=$((sys_after - sys_before)) -v hz="$hz" 'BEGIN { printf "%.4f", t + (u + y) / hz }')
+  inprocess_total=$(awk -v t="$inprocess_total" -v p="$inprocess" 'BEGIN { printf "%.4f", t + p }')
+  stored_total=$(awk -v t="$stored_total" -v q="$stored" 'BEGIN { printf "%.4f", t + q }')
 done
 median() { printf '%s\n' "$@" | LC_ALL=C sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 echo "  server / in-process, median of $rounds rounds: $(median "${ratios[@]}") (target <= 1.05; ticks are 1/100 s, so use N >= 48)"
 echo "  server / in-process with the store calls, median: $(median "${stored_ratios[@]}") (what HTTP, threads and admission add)"
 echo "  1 + what the server adds outside libvips / the in-process miss, median: $(median "${added[@]}")"
+awk -v s="$server_total" -v p="$inprocess_total" -v q="$stored_total" -v n=$((rounds * count)) 'BEGIN {
+  printf "  all %d misses pooled: server %.2f ms, in-process %.2f ms a miss: %.4f (with the store calls %.2f ms: %.4f)\n",
+    n, s * 1000 / n, p * 1000 / n, s / p, q * 1000 / n, s / q
+}'
 
 if [ "${CALLGRIND:-0}" = 1 ]; then
   # A dump's instruction count: its "totals:" line (with --instr-atstart=no, "summary:" stays 0).
