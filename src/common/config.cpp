@@ -203,6 +203,13 @@ const std::vector<Setting>& table() {
          c.memory_cache_bytes = static_cast<std::uint64_t>(parse_integer("memory-cache-mb", v, 0, 1 << 20))
                                 << 20;
        }},
+      {{"original-cache-mb", "IF_ORIGINAL_CACHE_MB", std::to_string(d.original_cache_bytes >> 20),
+        "originals read for transforms kept in memory, MiB as allocated, so the misses of one picture "
+        "(its widths and formats) read it from the store once (0 = off)"},
+       [](Config& c, const std::string& v) {
+         c.original_cache_bytes =
+             static_cast<std::uint64_t>(parse_integer("original-cache-mb", v, 0, 1 << 20)) << 20;
+       }},
       {{"trust-version-ms", "IF_TRUST_VERSION_MS", std::to_string(d.trust_version_ms),
         "an original's version learnt from the store is trusted this long, so hits skip the store; a "
         "replaced original may be served stale this long on a node (0 = ask the store on every request)"},

@@ -68,6 +68,7 @@ struct Config {
   int send_timeout_ms = 10000;    // a response is cut when its client reads almost nothing for this long
   int drain_timeout_ms = 10000;   // on SIGTERM, requests in flight get this long before a 503
   std::uint64_t memory_cache_bytes = 64ull << 20;
+  std::uint64_t original_cache_bytes = 32ull << 20;
   int trust_version_ms =
       1000;  // an original's version learnt from the store is trusted this long; 0 = ask every time
   std::uint64_t variant_quota_bytes = 0;  // folder store: variant bytes kept; 0 = unlimited

@@ -64,24 +64,20 @@ void Handler::make_in_background(const ImageRequest& variant, const ProbeCache::
   const bool taken = admitted && background_.try_submit([this, variant, original, key, admitted] {
     lower_this_threads_priority();
     try {
-      GetOptions options;
-      options.max_bytes = config_.limits.max_source_bytes;
-      options.if_match = original.etag;  // the version the key names
-      GetResult got = storage_.get(variant.key, options);
-      if (got.status != GetStatus::kOk) throw Error(ErrorKind::kSourceChanged, "original changed or gone");
+      // Most often the stand-in's transform has just read it: kept in originals_.
+      const VariantPtr source = read_original(variant.key, original, false);
       const auto deadline = Clock::now() + std::chrono::milliseconds(config_.limits.deadline_ms);
-      Encoded encoded =
-          make_variant(got.object.bytes, variant, {}, config_.limits, config_.quality, deadline);
-      auto made = std::make_shared<CachedVariant>(
-          CachedVariant{std::move(encoded.bytes), std::string(mime_type(encoded.format)), variant_etag(key),
-                        got.object.info.last_modified});
+      Encoded encoded = make_variant(source->bytes, variant, {}, config_.limits, config_.quality, deadline);
+      auto made = std::make_shared<CachedVariant>(CachedVariant{std::move(encoded.bytes),
+                                                                std::string(mime_type(encoded.format)),
+                                                                variant_etag(key), source->last_modified});
       // Counted, then in memory, then stored: a request that finds the AVIF finds it counted,
       // and one that arrives during the store write is a memory hit, not a store hit
       // (AvifBudgetServerTest polls for the AVIF and then checks both).
       stats_.transforms++;
       stats_.avif_background_made++;
       memory_cache_.put(key, made);
-      store_variant(key, *made, got.object.info.etag);
+      store_variant(key, *made, original.etag);
     } catch (const std::exception& error) {
       stats_.avif_background_failed++;
       log_event("warn", std::string("background AVIF not made: ") + error.what());

@@ -82,18 +82,22 @@ Handler::Handler(const Config& config, Storage& storage)
     : config_(config),
       storage_(storage),
       memory_cache_(config.memory_cache_bytes),
+      originals_(config.original_cache_bytes),
       probes_(kProbeCacheEntries),
       versions_(std::chrono::milliseconds(config.trust_version_ms), kTrustedVersionEntries),
-      admission_(
-          config.memory_budget_bytes > 0 ? config.memory_budget_bytes
-                                         : default_memory_budget(config.memory_cache_bytes),
-          static_cast<std::size_t>(config.queue),
-          // The budget bounds the process: what it holds at start and in the memory
-          // cache is reserved, and resident memory is checked beside the estimates.
-          {.reserved = [this, at_start = resident_bytes()] { return at_start + memory_cache_.size_bytes(); },
-           .resident = resident_bytes,
-           .release_free_memory = release_free_memory,
-           .kept = free_memory_kept}),
+      admission_(config.memory_budget_bytes > 0
+                     ? config.memory_budget_bytes
+                     : default_memory_budget(config.memory_cache_bytes + config.original_cache_bytes),
+                 static_cast<std::size_t>(config.queue),
+                 // The budget bounds the process: what it holds at start and in the memory
+                 // caches is reserved, and resident memory is checked beside the estimates.
+                 {.reserved =
+                      [this, at_start = resident_bytes()] {
+                        return at_start + memory_cache_.size_bytes() + originals_.size_bytes();
+                      },
+                  .resident = resident_bytes,
+                  .release_free_memory = release_free_memory,
+                  .kept = free_memory_kept}),
       miss_threads_(config.miss_threads > 0 ? config.miss_threads : std::max(1, config.handler_threads / 2)),
       transforms_(config.workers, static_cast<std::size_t>(config.queue), end_vips_job, "if-transform"),
       background_(1, 0, end_vips_job, "if-background") {}
@@ -254,6 +258,7 @@ Response Handler::serve_variant(Exchange& exchange, const ImageRequest& image) {
     throw Error(ErrorKind::kNotFound, "no such image");
   }
   versions_.learn(image.key, *original, Clock::now());
+  exchange.version_asked = true;
   try {
     return serve_version(exchange, image, *original);
   } catch (const Error& error) {
@@ -410,13 +415,8 @@ Handler::VariantPtr Handler::produce_variant(const Exchange& exchange, const Ima
     throw;
   }
 
-  // Read the original; it must still be the version the key names.
-  GetOptions options;
-  options.max_bytes = config_.limits.max_source_bytes;
-  options.if_match = original.etag;
-  GetResult got = storage_.get(variant.key, options);
-  throw_unless_ok(got.status);
-  auto source = std::make_shared<const Object>(std::move(got.object));
+  // The original, at the version the key names.
+  const VariantPtr source = read_original(variant.key, original, exchange.version_asked);
 
   // Probe and transform on the bounded pool; the job owns copies of what it reads.
   auto promise = std::make_shared<std::promise<Encoded>>();
@@ -451,10 +451,33 @@ Handler::VariantPtr Handler::produce_variant(const Exchange& exchange, const Ima
   stats_.transforms++;
 
   auto made = std::make_shared<CachedVariant>(
-      CachedVariant{std::move(encoded.bytes), content_type, variant_etag(key), source->info.last_modified});
-  store_variant(key, *made, source->info.etag);
+      CachedVariant{std::move(encoded.bytes), content_type, variant_etag(key), source->last_modified});
+  store_variant(key, *made, original.etag);
   memory_cache_.put(key, made);
   return made;
+}
+
+Handler::VariantPtr Handler::read_original(const std::string& key, const ObjectInfo& original, bool asked) {
+  const std::string kept_as = key + '\n' + original.etag;
+  if (auto kept = originals_.get(kept_as)) {
+    // A stat (a HEAD on S3) costs far less than the read it saves.
+    const auto current = asked ? std::optional<ObjectInfo>(original) : storage_.stat(key);
+    if (!current || current->etag != original.etag) {
+      throw Error(ErrorKind::kSourceChanged, "image changed while being read; retry");
+    }
+    stats_.originals_reused++;
+    return kept;
+  }
+  GetOptions options;
+  options.max_bytes = config_.limits.max_source_bytes;
+  options.if_match = original.etag;  // it must still be the version the key names
+  GetResult got = storage_.get(key, options);
+  throw_unless_ok(got.status);
+  auto read = std::make_shared<const CachedVariant>(CachedVariant{std::move(got.object.bytes),
+                                                                  std::move(got.object.info.content_type), "",
+                                                                  got.object.info.last_modified});
+  originals_.put(kept_as, read);
+  return read;
 }
 
 // Stored beside the originals so later requests (and other nodes) skip the work.

@@ -72,6 +72,7 @@ class Handler {
     Clock::time_point deadline;
     CacheOutcome cache = CacheOutcome::kNone;
     bool may_block = true;
+    bool version_asked = false;  // the original's version came from the store now, not the trusted window
   };
 
   // Thrown where an exchange that may not block reaches a step that would.
@@ -95,6 +96,10 @@ class Handler {
   VariantPtr produce_variant(const Exchange& exchange, const ImageRequest& variant,
                              const ProbeCache::Entry& probed, const ObjectInfo& original,
                              const std::string& key);
+  // The original's bytes at the version `original` names, from originals_ or the store. Kept
+  // bytes are used only once the store has said that version is still current (`asked`, or a
+  // stat now), so a miss inside the trust window finds a replaced original as a read would.
+  VariantPtr read_original(const std::string& key, const ObjectInfo& original, bool asked);
   // An AVIF over the budget (negotiate/avif_budget.h): the stand-in now, the AVIF later.
   Response serve_stand_in(Exchange& exchange, const ImageRequest& avif, Format now,
                           const ProbeCache::Entry& probed, const ObjectInfo& original);
@@ -109,6 +114,10 @@ class Handler {
   const Config config_;
   TimedStorage storage_;  // the store given, timed by operation for the metrics
   MemoryCache memory_cache_;
+  // Originals lately read for transforms (--original-cache-mb), keyed by key and version: the
+  // misses a page makes of one picture (its srcset's widths, in the formats browsers take)
+  // read it from the store once. Kept as variants are (bytes, type, Last-Modified; no ETag).
+  MemoryCache originals_;
   ProbeCache probes_;
   TrustedVersions versions_;                // originals' versions, trusted for --trust-version-ms
   Admission admission_;                     // before transforms_: the jobs hold its tickets

@@ -60,6 +60,7 @@ std::string Handler::stats_json() const {
       {"memory_hits", load(stats_.memory_hits)},
       {"store_hits", load(stats_.store_hits)},
       {"coalesced", load(stats_.coalesced)},
+      {"originals_reused", load(stats_.originals_reused)},
       {"overloaded", load(stats_.overloaded)},
       {"timeouts", load(stats_.timeouts)},
       {"store_errors", load(stats_.store_errors)},
@@ -73,6 +74,7 @@ std::string Handler::stats_json() const {
       {"misses_in_progress", misses_in_progress_.load()},
       {"memory_cache_bytes", memory_cache_.size_bytes()},
       {"memory_cache_entries", memory_cache_.entries()},
+      {"original_cache_bytes", originals_.size_bytes()},
       {"memory_budget_bytes", admission_.budget_bytes()},
       {"memory_admitted_bytes", admission_.admitted_bytes()},
       {"admission_waiting", admission_.waiting()},
@@ -133,6 +135,9 @@ std::string Handler::metrics_text() const {
   counter("imageflex_store_hits_total", "Variants served from the store.", load(stats_.store_hits));
   counter("imageflex_coalesced_total", "Requests that waited on another request's identical transform.",
           load(stats_.coalesced));
+  counter("imageflex_originals_reused_total",
+          "Transforms whose original was kept in memory from an earlier one, not read from the store again.",
+          load(stats_.originals_reused));
   counter("imageflex_overloaded_total",
           "503s for a full queue, a full memory budget or a deadline passed waiting.",
           load(stats_.overloaded));
@@ -167,6 +172,9 @@ std::string Handler::metrics_text() const {
   gauge("imageflex_memory_cache_entries", "Variants in the memory cache.", memory_cache_.entries());
   gauge("imageflex_memory_cache_capacity_bytes", "The memory cache's capacity (--memory-cache-mb).",
         config_.memory_cache_bytes);
+  gauge("imageflex_original_cache_bytes",
+        "Memory the originals kept for transforms hold (--original-cache-mb bounds it).",
+        originals_.size_bytes());
   gauge("imageflex_memory_budget_bytes", "The transforms' memory budget.", admission_.budget_bytes());
   gauge("imageflex_memory_admitted_bytes", "Estimated memory of the transforms admitted now.",
         admission_.admitted_bytes());

@@ -37,7 +37,8 @@ struct Stats {
   std::atomic<std::uint64_t> transforms{0};  // variants made (encoder runs) and served
   std::atomic<std::uint64_t> memory_hits{0};
   std::atomic<std::uint64_t> store_hits{0};
-  std::atomic<std::uint64_t> coalesced{0};  // requests that waited on another's transform
+  std::atomic<std::uint64_t> coalesced{0};         // requests that waited on another's transform
+  std::atomic<std::uint64_t> originals_reused{0};  // transforms of an original kept in memory, not read again
   std::atomic<std::uint64_t> overloaded{
       0};  // 503: a full queue, a deadline passed in it, or no room in the memory budget
   std::atomic<std::uint64_t> timeouts{0};  // 504

@@ -109,6 +109,39 @@ TEST_P(NoTrustWindowTest, AChangedOriginalIsNeverServedStale) {
   EXPECT_EQ(get("/landscape.jpg").body, fixture("stripes.jpg"));
 }
 
+// The misses of one picture (its widths, its formats) read it from the store once: the
+// original is kept in memory by its version (--original-cache-mb), so a replaced original is
+// read again, never made from the bytes kept.
+TEST_P(NoTrustWindowTest, MissesOfOnePictureReadItOnceAndAReplacedOneAgain) {
+  ASSERT_EQ(get("/landscape.jpg?w=90&f=png").status, 200);
+  const long read = service().stat("store_bytes_read");
+  const auto second = get("/landscape.jpg?w=80&f=webp");
+  ASSERT_EQ(second.status, 200) << second.body;
+  EXPECT_EQ(second.header("x-cache"), "miss");
+  EXPECT_EQ(service().stat("originals_reused"), 1);
+  EXPECT_EQ(service().stat("store_bytes_read"), read) << "the original was read from the store again";
+  service().put_original("landscape.jpg", fixture("stripes.jpg"));
+  const auto replaced = get("/landscape.jpg?w=60&f=png");
+  ASSERT_EQ(replaced.status, 200) << replaced.body;
+  EXPECT_EQ(decode(replaced.body).height, 20) << "made from the old original: stripes are 3:1";
+  EXPECT_EQ(service().stat("originals_reused"), 1);
+  EXPECT_GT(service().stat("store_bytes_read"), read);
+}
+
+class NoOriginalCacheTest : public ServiceTest {
+ protected:
+  std::vector<std::string> server_args() override { return {"--original-cache-mb", "0"}; }
+};
+IMAGEFLEX_ON_EVERY_BACKEND(NoOriginalCacheTest);
+
+TEST_P(NoOriginalCacheTest, EveryMissReadsTheOriginal) {
+  ASSERT_EQ(get("/landscape.jpg?w=90&f=png").status, 200);
+  const long read = service().stat("store_bytes_read");
+  ASSERT_EQ(get("/landscape.jpg?w=80&f=png").status, 200);
+  EXPECT_EQ(service().stat("originals_reused"), 0);
+  EXPECT_GT(service().stat("store_bytes_read"), read);
+}
+
 // The default window (one second): a replaced original is served new once it has passed.
 class DefaultTrustWindowTest : public ServiceTest {};
 IMAGEFLEX_ON_EVERY_BACKEND(DefaultTrustWindowTest);

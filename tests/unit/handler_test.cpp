@@ -572,6 +572,7 @@ TEST_F(HandlerTest, AClientWaitingOnAnotherClientsTransformGets504AtItsDeadline)
 // (Found by the shield benchmark: warm hits beside a storm of misses waited 12 s at p99.)
 TEST_F(HandlerTest, MissesBeyondTheirThreadsAre503WhileHitsAreServed) {
   config_.miss_threads = 1;
+  config_.original_cache_bytes = 0;  // every miss reads the original, where the gate holds it
   put_original("landscape.jpg", "landscape.jpg");
   const std::string hit = get("/landscape.jpg?w=50").body().to_string();  // made now, a hit below
   Gate gate;  // holds the first miss's whole read of the original (its header is probed)
@@ -611,6 +612,7 @@ TEST_F(HandlerTest, AnIfNoneMatchListMayUseTabs) {
 // handler started waiting, and the handler rethrew it uncounted.
 TEST_F(HandlerTest, EveryDeadlineMissCountsAsATimeout) {
   config_.limits.deadline_ms = 100;
+  config_.original_cache_bytes = 0;  // every miss reads the original, which the store delays
   put_original("landscape.jpg", "landscape.jpg");
   store_.set_hook([](StoreOp op, const std::string& key) {
     if (op == StoreOp::kGet && key == "landscape.jpg") std::this_thread::sleep_for(milliseconds(200));
