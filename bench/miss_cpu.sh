@@ -61,6 +61,28 @@ cp "$corpus"/*.jpg "$tmp/root/"
 cp "$corpus"/*.jpg "$tmp/store/"  # pipeline_bench --store's own folder store
 mapfile -t photos < <(cd "$corpus" && ls -- *.jpg | LC_ALL=C sort)
 
+# What creating a file costs in this folder now: the CPU of a shell creating 100 empty files
+# (/proc/PID/schedstat, nanoseconds; 35-45 us a file here when creation is cheap, the shell's own
+# work included). Every miss creates its variant's file, and on this VM's ext4 a creation
+# (a python loop of os.open, 2000 files) took 15-20 us in most folders but 180-380 us in new
+# folders under /tmp at times, after test runs and runs of this script had deleted thousands of
+# files there: perf puts that time in ext4's check for recently deleted inodes
+# (recently_deleted < find_inode_bit < __ext4_new_inode). That alone moves the server's side by
+# 1-2 % of a JPEG miss, so the figure is printed with the results. Only 100 files: each
+# creation walks past some of those inodes and makes the next ones cheaper.
+creation_us() {
+  (
+    mkdir -p "$tmp/creations"
+    # Read by another process (cat): a task's own read of its schedstat can see a figure not
+    # yet brought up to date.
+    local shell=$BASHPID before after
+    before=$(cut -d' ' -f1 "/proc/$shell/schedstat")
+    for ((i = 0; i < 100; i++)); do : >"$tmp/creations/$i"; done
+    after=$(cut -d' ' -f1 "/proc/$shell/schedstat")
+    echo $(((after - before) / 100 / 1000))
+  )
+}
+
 wrapper=()
 extra=()
 if [ "${CALLGRIND:-0}" = 1 ]; then
@@ -108,7 +130,7 @@ get() {
 }
 
 # Warm: the first miss pays libvips' and the allocator's set-up, and the originals' probes.
-for photo in "${photos[@]}"; do get "$photo?w=100&f=$format&q=$quality"; done
+for photo in "${photos[@]}"; do get "$photo?w=600&h=512&fit=inside&f=$format&q=$quality"; done
 concurrency=${CONCURRENCY:-1}
 rounds=${ROUNDS:-3}
 if [ "${CALLGRIND:-0}" = 1 ]; then rounds=1; fi
@@ -129,6 +151,7 @@ send_misses() {
 
 hz=$(getconf CLK_TCK)
 echo "$count $format misses a round (fit inside ~512x512, q$quality), $concurrency at a time to the server, CPU per miss:"
+echo "  creating a file in the stores' folder ($tmp) takes $(creation_us) us of CPU now (35-45 when ext4 here is not slowed by recent deletions)"
 ratios=()
 stored_ratios=()
 added=()
@@ -147,12 +170,15 @@ for ((round = 0; round < rounds; round++)); do
   # After the in-process run the server has been idle for seconds, and admission handed its
   # free memory back (as it does after 1 s without a transform): one unmeasured miss per photo
   # faults its working set in again, as the warm-up did before the first round. Without it a
-  # round counts about 33 more page faults a miss (BENCHMARKS.md, stop 20).
+  # round counts about 33 more page faults a miss (BENCHMARKS.md, stop 20). They are made at
+  # about the measured size (600 wide; the measured ones are at most 512), so they touch as
+  # much memory as a measured miss: 100-wide ones, decoded at an eighth, left the next misses
+  # 25-30 page faults each once the originals stayed in memory (--original-cache-mb).
   # Odd rounds run the in-process side first: on this VM the host's load comes in spells of
   # seconds, and whichever side always ran second would meet the later ones.
   if [ $((round % 2)) = 1 ]; then run_inprocess; fi
   if [ "$round" -gt 0 ] && [ "${REWARM:-1}" = 1 ]; then
-    for photo in "${photos[@]}"; do get "$photo?w=$((100 + round))&f=$format&q=$quality"; done
+    for photo in "${photos[@]}"; do get "$photo?w=$((600 + round))&h=512&fit=inside&f=$format&q=$quality"; done
   fi
   read -r user_before sys_before < <(server_ticks)
   faults_before=$(server_faults)
