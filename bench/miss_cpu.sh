@@ -5,7 +5,7 @@
 # pipeline_bench --cpu-of=N takes for the same N variants in-process. It does that ROUNDS times,
 # on new variants every round, the server's N misses first in even rounds and the in-process run
 # first in odd ones, and reports each round's ratio, their median, and the ratio of all rounds'
-# CPU pooled: on this shared VM (whose host's share, steal, is counted as our CPU) one run of
+# CPU pooled (the figure the target names: CPU per request over all the misses): on this shared VM (whose host's share, steal, is counted as our CPU) one run of
 # either side moves by up to 20 % between runs, so a single ratio cannot settle a 5 % target;
 # many short rounds in alternating order let both sides meet the same spells. Each round also runs
 # pipeline_bench --store: the same transforms with the storage calls the service makes around a
@@ -235,11 +235,12 @@ for ((round = 0; round < rounds; round++)); do
   stored_total=$(awk -v t="$stored_total" -v q="$stored" 'BEGIN { printf "%.4f", t + q }')
 done
 median() { printf '%s\n' "$@" | LC_ALL=C sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-echo "  server / in-process, median of $rounds rounds: $(median "${ratios[@]}") (target <= 1.05; ticks are 1/100 s, so use N >= 48)"
+echo "  server / in-process, median of $rounds rounds: $(median "${ratios[@]}") (ticks are 1/100 s, so use N >= 48)"
 echo "  server / in-process with the store calls, median: $(median "${stored_ratios[@]}") (what HTTP, threads and admission add)"
 echo "  1 + what the server adds outside libvips / the in-process miss, median: $(median "${added[@]}")"
 awk -v s="$server_total" -v p="$inprocess_total" -v q="$stored_total" -v n=$((rounds * count)) 'BEGIN {
-  printf "  all %d misses pooled: server %.2f ms, in-process %.2f ms a miss: %.4f (with the store calls %.2f ms: %.4f)\n",
+  # The figure the target names: CPU per request over every miss the rounds sent, both sides.
+  printf "  all %d misses pooled: server %.2f ms, in-process %.2f ms a miss: %.4f (target <= 1.05; with the store calls %.2f ms: %.4f)\n",
     n, s * 1000 / n, p * 1000 / n, s / p, q * 1000 / n, s / q
 }'
 
