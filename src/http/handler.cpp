@@ -419,35 +419,28 @@ Handler::VariantPtr Handler::produce_variant(const Exchange& exchange, const Ima
   const VariantPtr source = read_original(variant.key, original, exchange.version_asked);
 
   // Probe and transform on the bounded pool; the job owns copies of what it reads.
-  auto promise = std::make_shared<std::promise<Encoded>>();
   // Metadata is JSON, made like a variant and cached like one under its own type.
   const std::string content_type = variant.meta ? "application/json" : std::string(mime_type(output));
-  auto future = promise->get_future();
   const auto deadline = exchange.deadline;
   // The job holds its admission until libvips is done, even past a 504 here.
-  bool taken = transforms_.try_submit([this, source, variant, deadline, promise, admitted] {
-    try {
-      if (Clock::now() > deadline) throw Error(ErrorKind::kTimeout, "image took longer than the deadline");
-      const auto began = Clock::now();
-      if (variant.meta) {
-        Encoded described;
-        described.bytes = describe_original(source->bytes, config_.limits, deadline);
-        promise->set_value(std::move(described));
-      } else {
-        Encoded encoded = make_variant(source->bytes, variant, {}, config_.limits, config_.quality, deadline);
-        stats_.count_transform(encoded.format, std::chrono::duration<double>(Clock::now() - began).count());
-        promise->set_value(std::move(encoded));
-      }
-    } catch (...) {
-      promise->set_exception(std::current_exception());
+  auto future = transforms_.try_run([this, source, variant, deadline, admitted] {
+    if (Clock::now() > deadline) throw Error(ErrorKind::kTimeout, "image took longer than the deadline");
+    const auto began = Clock::now();
+    if (variant.meta) {
+      Encoded described;
+      described.bytes = describe_original(source->bytes, config_.limits, deadline);
+      return described;
     }
+    Encoded encoded = make_variant(source->bytes, variant, {}, config_.limits, config_.quality, deadline);
+    stats_.count_transform(encoded.format, std::chrono::duration<double>(Clock::now() - began).count());
+    return encoded;
   });
-  if (!taken) {
+  if (!future) {
     stats_.overloaded++;
     throw Error(ErrorKind::kOverloaded, "too many images being made; retry shortly");
   }
-  wait_until_deadline(future, deadline);
-  Encoded encoded = future.get();
+  wait_until_deadline(*future, deadline);
+  Encoded encoded = future->get();
   stats_.transforms++;
 
   auto made = std::make_shared<CachedVariant>(

@@ -226,12 +226,16 @@ class Session : public std::enable_shared_from_this<Session> {
       return respond(std::make_shared<Response>(std::move(*answer)));
     }
     state_ = State::kHandling;
-    const bool taken =
-        front_.handler_pool.try_submit([self = shared_from_this(), request = request_, received = received_] {
+    auto answer = std::make_shared<std::shared_ptr<Response>>();  // made on the handler thread
+    const bool taken = front_.handler_pool.try_submit(
+        [self = shared_from_this(), request = request_, received = received_, answer] {
           if (self->front_.abandoning) return;  // answered 503 already; the process is exiting
-          auto response =
-              std::make_shared<Response>(self->front_.handler.handle(*request, std::nullopt, received));
-          net::post(self->stream_.get_executor(), [self, response] {
+          *answer = std::make_shared<Response>(self->front_.handler.handle(*request, std::nullopt, received));
+        },
+        // Sent once the handler thread counts as free, so the client's next request finds it.
+        [self = shared_from_this(), answer] {
+          if (!*answer) return;
+          net::post(self->stream_.get_executor(), [self, response = *answer] {
             if (self->state_ == State::kHandling) self->respond(response);  // else answered at shutdown
           });
         });

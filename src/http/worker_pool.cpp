@@ -24,13 +24,13 @@ WorkerPool::~WorkerPool() {
   for (auto& thread : threads_) thread.join();
 }
 
-bool WorkerPool::try_submit(std::function<void()> job) {
+bool WorkerPool::try_submit(std::function<void()> job, std::function<void()> deliver) {
   {
     std::lock_guard lock(mutex_);
     // A job waits only if every thread is busy; the queue bound counts waiting jobs.
     std::size_t idle = threads_.size() - running_;
     if (queue_.size() >= max_queued_ + idle) return false;
-    queue_.push_back(std::move(job));
+    queue_.push_back({std::move(job), std::move(deliver)});
   }
   ready_.notify_one();
   return true;
@@ -48,7 +48,7 @@ std::size_t WorkerPool::running() const {
 
 void WorkerPool::run() {
   for (;;) {
-    std::function<void()> job;
+    Job job;
     {
       std::unique_lock lock(mutex_);
       ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
@@ -57,12 +57,14 @@ void WorkerPool::run() {
       queue_.pop_front();
       ++running_;
     }
-    job();  // jobs catch their own exceptions; see the callers
+    job.work();  // jobs catch their own exceptions; see the callers
     if (after_each_job_) after_each_job_();
+    job.work = nullptr;  // what it held (an admission ticket) is released before the delivery too
     {
       std::lock_guard lock(mutex_);
       --running_;
     }
+    if (job.deliver) job.deliver();
   }
 }
 

@@ -4,6 +4,9 @@
 
 #include <atomic>
 #include <future>
+#include <memory>
+#include <stdexcept>
+#include <thread>
 
 #include "cache/single_flight.h"
 
@@ -29,6 +32,28 @@ TEST(WorkerPoolTest, RefusesWhenTheQueueIsFull) {
   }
   EXPECT_EQ(ran, 2);
   EXPECT_EQ(cleaned, 2);
+}
+
+// A result is seen only once its thread is free again and what the job held is released:
+// a client that sends its next request the moment it has an answer never finds the pool full
+// of a thread that was only cleaning up (the flaky 503 of
+// AdmissionTest.ABurstOfHugeJobsGets503WhileASmallOneIsServed, with --queue 0).
+TEST(WorkerPoolTest, AResultArrivesOnlyOnceItsThreadIsFree) {
+  auto held = std::make_shared<int>(0);  // stands for the admission ticket a transform holds
+  std::weak_ptr<int> watch = held;
+  WorkerPool pool(1, 0, [] { std::this_thread::sleep_for(std::chrono::milliseconds(50)); });
+  auto answer = pool.try_run([held = std::move(held)] { return 42; });
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->get(), 42);
+  EXPECT_TRUE(watch.expired()) << "the job's captures are gone before its result is seen";
+  EXPECT_EQ(pool.running(), 0u);
+  auto next = pool.try_run([] { return 7; });
+  ASSERT_TRUE(next.has_value()) << "the one thread is free for the next job";
+  EXPECT_EQ(next->get(), 7);
+
+  auto failed = pool.try_run([]() -> int { throw std::runtime_error("bad picture"); });
+  ASSERT_TRUE(failed.has_value());
+  EXPECT_THROW(failed->get(), std::runtime_error) << "what the job threw reaches the future";
 }
 
 TEST(SingleFlightTest, OneLeaderManyFollowers) {
