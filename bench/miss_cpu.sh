@@ -60,6 +60,14 @@ mkdir -p "$tmp/root" "$tmp/store"
 cp "$corpus"/*.jpg "$tmp/root/"
 cp "$corpus"/*.jpg "$tmp/store/"  # pipeline_bench --store's own folder store
 mapfile -t photos < <(cd "$corpus" && ls -- *.jpg | LC_ALL=C sort)
+rounds=${ROUNDS:-3}
+if [ "${CALLGRIND:-0}" = 1 ]; then rounds=1; fi
+# 256 sizes of each photo are new variants: past that the misses would be hits (and pipeline_bench
+# --store stops, finding them stored).
+if ((rounds * count > 256 * ${#photos[@]})); then
+  echo "miss_cpu.sh: ROUNDS x N must be at most $((256 * ${#photos[@]})) (256 sizes of each photo)" >&2
+  exit 2
+fi
 
 # What creating a file costs in this folder now: the CPU of a shell creating 100 empty files
 # (/proc/PID/schedstat, nanoseconds; 35-45 us a file here when creation is cheap, the shell's own
@@ -132,8 +140,6 @@ get() {
 # Warm: the first miss pays libvips' and the allocator's set-up, and the originals' probes.
 for photo in "${photos[@]}"; do get "$photo?w=600&h=512&fit=inside&f=$format&q=$quality"; done
 concurrency=${CONCURRENCY:-1}
-rounds=${ROUNDS:-3}
-if [ "${CALLGRIND:-0}" = 1 ]; then rounds=1; fi
 # Client k of `concurrency` sends misses first + k, first + k + concurrency, ... on one connection.
 send_misses() {
   local k=$1 first=$2 urls="$tmp/urls.$1"
