@@ -219,6 +219,10 @@ Response Handler::serve_original(Exchange& exchange, const ImageRequest& image) 
   options.max_bytes = config_.limits.max_source_bytes;
   options.if_none_match = if_none_match.first_unquoted();
   options.open_above = 0;  // sent from where it lies as the client reads: never whole in memory
+  // A HEAD needs the type and the size, not the bytes: only the first ones are read (on S3 a
+  // ranged GET, where a whole one was spooled to answer it).
+  const bool head = exchange.request.method() == http::verb::head;
+  if (head) options.first_bytes = kSniffBytes;
   GetResult got = storage_.get(image.key, options);
   if (got.status == GetStatus::kNotFound) versions_.forget(image.key);
   throw_unless_ok(got.status);
@@ -235,8 +239,10 @@ Response Handler::serve_original(Exchange& exchange, const ImageRequest& image) 
   // A list of ETags, or a weak one, is compared here once the store has answered.
   const std::string etag = quote_etag(info.etag);
   const bool held = got.status == GetStatus::kNotModified || if_none_match.matches(etag);
-  return image_response(exchange.request, held, std::move(body), content_type, etag, info.last_modified,
-                        config_.cache_control_original);
+  Response response = image_response(exchange.request, held, std::move(body), content_type, etag,
+                                     info.last_modified, config_.cache_control_original);
+  if (head && !held) response.content_length(info.size);  // the whole object's, not the bytes read
+  return response;
 }
 
 // Parameters: the variant they name, from memory, the store, or made now.

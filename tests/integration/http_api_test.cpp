@@ -147,6 +147,30 @@ TEST_P(HttpApiTest, HeadGivesTheHeadersWithoutABody) {
   EXPECT_EQ(head_original.header("content-length"), get("/landscape.jpg").header("content-length"));
 }
 
+// A HEAD needs the type and the size, not the bytes: a large original is not read whole
+// (on S3 it was: the whole GET was spooled to answer a HEAD).
+TEST_P(HttpApiTest, AHeadOfAnOriginalReadsOnlyItsFirstBytes) {
+  const std::string heavy = make_heavy_jpeg(1600);  // noise: over a megabyte
+  ASSERT_GT(heavy.size(), 1u << 20);
+  service().put_original("heavy.jpg", heavy);
+  const long read_before = service().stat("store_bytes_read");
+  const auto head = service().head("/heavy.jpg");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_TRUE(head.body.empty());
+  EXPECT_EQ(head.header("content-length"), std::to_string(heavy.size()));
+  EXPECT_EQ(head.header("content-type"), "image/jpeg");
+  EXPECT_LE(service().stat("store_bytes_read") - read_before, 64 * 1024) << "only the first bytes were read";
+  const auto full = get("/heavy.jpg");
+  EXPECT_EQ(full.body, heavy);
+  EXPECT_EQ(head.header("etag"), full.header("etag"));
+  EXPECT_EQ(head.header("last-modified"), full.header("last-modified"));
+  // Revalidation of a HEAD still answers 304.
+  EXPECT_EQ(service().head("/heavy.jpg", {"If-None-Match: " + full.header("etag")}).status, 304);
+  // Not an image: refused from its first bytes, as a GET is.
+  service().put_original("notes.jpg", std::string(4096, 'x'));
+  EXPECT_EQ(service().head("/notes.jpg").status, 415);
+}
+
 TEST_P(HttpApiTest, ETagRevalidationGives304) {
   for (const char* path : {"/landscape.jpg?w=200&f=webp", "/landscape.jpg"}) {
     auto first = get(path);
