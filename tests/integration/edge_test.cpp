@@ -281,9 +281,9 @@ TEST_F(EdgeTest, ShieldsRealTrafficFromAttacks) {
   auto anonymous = client.get(edge_ + "/logo.png?w=33", {"User-Agent:"});
   EXPECT_EQ(anonymous.status, 200) << anonymous.body;
   // ModSecurity writes the audit record in nginx's log phase, after the response is sent,
-  // one JSON line per record, and not always in one write: wait for the whole line that
-  // names the request (a loaded machine ran this read before the write, and once in the
-  // middle of it: the request's URI was there, the rule's message after it not yet).
+  // one JSON line per record: wait for the whole line that names the request. A loaded
+  // machine ran this read before the write; once it found the request's URI but not the
+  // rule's message after it, as if the line were still being written.
   auto record = [&]() -> std::string {
     const std::string audit = read_log("modsec_audit.log");
     const auto at = audit.find("/logo.png?w=33");
