@@ -158,6 +158,17 @@ send_misses() {
 hz=$(getconf CLK_TCK)
 echo "$count $format misses a round (fit inside ~512x512, q$quality), $concurrency at a time to the server, CPU per miss:"
 echo "  creating a file in the stores' folder ($tmp) takes $(creation_us) us of CPU now (35-45 when ext4 here is not slowed by recent deletions)"
+# The kind of file system decides what the deletions above cost the next creations: say it.
+fs_kind=$(findmnt -n -o FSTYPE -T "$tmp" 2>/dev/null || echo unknown)
+if [ "$fs_kind" = ext4 ]; then
+  device=$(findmnt -n -o SOURCE -T "$tmp")
+  if dumpe2fs -h "$device" 2>/dev/null | grep -q '^Filesystem features:.*has_journal'; then
+    fs_kind="ext4 with a journal"
+  elif [ -n "$(dumpe2fs -h "$device" 2>/dev/null | head -1)" ]; then
+    fs_kind="ext4 WITHOUT a journal: creations slow down for minutes after many deletions (docs/operations.md)"
+  fi
+fi
+echo "  the stores' folders are on $fs_kind"
 ratios=()
 stored_ratios=()
 added=()

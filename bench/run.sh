@@ -313,7 +313,13 @@ if [ "${BENCH_PIPELINE:-1}" != 0 ] && [ -x "$build/bench/pipeline_bench" ]; then
   echo "in-process pipeline: $pipeline_command"
   pipeline_report=$(IF_BENCH_CORPUS=$corpus/2560x1600 "$build/bench/pipeline_bench" \
     --benchmark_min_time="${BENCH_PIPELINE_MIN_TIME:-1}" 2>/dev/null)
-  miss_cpu_report=$(BUILD=$build IF_BENCH_CORPUS=$corpus/2560x1600 bash bench/miss_cpu.sh 48 jpeg 2>/dev/null)
+  # 1200 misses in 10 rounds (about 2 minutes): fewer leave the pooled figure to this VM's
+  # spells of host load (BENCHMARKS.md, stop 23). BENCH_QUICK: 3 rounds of 48.
+  miss_cpu_rounds=$([ "$quick" = 1 ] && echo 3 || echo 10)
+  miss_cpu_count=$([ "$quick" = 1 ] && echo 48 || echo 120)
+  miss_cpu_command="ROUNDS=$miss_cpu_rounds bash bench/miss_cpu.sh $miss_cpu_count jpeg"
+  miss_cpu_report=$(ROUNDS=$miss_cpu_rounds BUILD=$build IF_BENCH_CORPUS=$corpus/2560x1600 \
+    bash bench/miss_cpu.sh "$miss_cpu_count" jpeg 2>/dev/null)
   printf '%s\n%s\n' "$pipeline_report" "$miss_cpu_report"
   {
     echo
@@ -323,7 +329,7 @@ if [ "${BENCH_PIPELINE:-1}" != 0 ] && [ -x "$build/bench/pipeline_bench" ]; then
     echo "$pipeline_report"
     echo '```'
     echo
-    echo "Server CPU per miss against in-process: \`bash bench/miss_cpu.sh 48 jpeg\`"
+    echo "Server CPU per miss against in-process: \`$miss_cpu_command\`"
     echo
     echo '```'
     echo "$miss_cpu_report"
