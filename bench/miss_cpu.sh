@@ -159,10 +159,10 @@ hz=$(getconf CLK_TCK)
 echo "$count $format misses a round (fit inside ~512x512, q$quality), $concurrency at a time to the server, CPU per miss:"
 echo "  creating a file in the stores' folder ($tmp) takes $(creation_us) us of CPU now (35-45 when ext4 here is not slowed by recent deletions)"
 # The kind of file system decides what the deletions above cost the next creations: say it.
-fs_kind=$(findmnt -n -o FSTYPE -T "$tmp" 2>/dev/null || echo unknown)
+read -r fs_kind fs_device < <(findmnt -n -o FSTYPE,SOURCE -T "$tmp" 2>/dev/null || echo unknown)
 if [ "$fs_kind" = ext4 ]; then
   # The journal's thread, or "<none>" (dumpe2fs may not open the device, even as root on a VM).
-  journal=$(cat "/sys/fs/ext4/$(basename "$(findmnt -n -o SOURCE -T "$tmp")")/journal_task" 2>/dev/null || true)
+  journal=$(cat "/sys/fs/ext4/$(basename "$fs_device")/journal_task" 2>/dev/null || true)
   case $journal in
     "<none>") fs_kind="ext4 WITHOUT a journal: creations slow down for minutes after many deletions (docs/operations.md)" ;;
     ?*) fs_kind="ext4 with a journal" ;;

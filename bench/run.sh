@@ -33,14 +33,20 @@ build=${BUILD:-build}
 bin=$build/imageflex
 out=bench/out
 quick=${BENCH_QUICK:-0}
+# The server's CPU per miss (bench/miss_cpu.sh): 1200 misses in 10 rounds, about 2 minutes;
+# fewer leave the pooled figure to this VM's spells of host load (BENCHMARKS.md, stop 23).
 if [ "$quick" = 1 ]; then
   duration=${BENCH_DURATION:-3}
   cold_per_format=${BENCH_COLD:-5}
   shield=${BENCH_SHIELD:-0}
+  miss_cpu_rounds=3
+  miss_cpu_count=48
 else
   duration=${BENCH_DURATION:-8}
   cold_per_format=${BENCH_COLD:-20}
   shield=${BENCH_SHIELD:-1}
+  miss_cpu_rounds=10
+  miss_cpu_count=120
 fi
 connections=${BENCH_CONNECTIONS:-32}
 threads=2
@@ -313,10 +319,6 @@ if [ "${BENCH_PIPELINE:-1}" != 0 ] && [ -x "$build/bench/pipeline_bench" ]; then
   echo "in-process pipeline: $pipeline_command"
   pipeline_report=$(IF_BENCH_CORPUS=$corpus/2560x1600 "$build/bench/pipeline_bench" \
     --benchmark_min_time="${BENCH_PIPELINE_MIN_TIME:-1}" 2>/dev/null)
-  # 1200 misses in 10 rounds (about 2 minutes): fewer leave the pooled figure to this VM's
-  # spells of host load (BENCHMARKS.md, stop 23). BENCH_QUICK: 3 rounds of 48.
-  miss_cpu_rounds=$([ "$quick" = 1 ] && echo 3 || echo 10)
-  miss_cpu_count=$([ "$quick" = 1 ] && echo 48 || echo 120)
   miss_cpu_command="ROUNDS=$miss_cpu_rounds bash bench/miss_cpu.sh $miss_cpu_count jpeg"
   miss_cpu_report=$(ROUNDS=$miss_cpu_rounds BUILD=$build IF_BENCH_CORPUS=$corpus/2560x1600 \
     bash bench/miss_cpu.sh "$miss_cpu_count" jpeg 2>/dev/null)
