@@ -149,12 +149,6 @@ TEST_P(OverloadTest, AFullQueueGives503WithRetryAfter) {
   EXPECT_EQ(get("/_imageflex/health").status, 200);
 }
 
-// The heavy job below: a 3000x3000 AVIF of noise. Its encoder cannot be stopped, so the job
-// must outlast the deadline on any machine CI may get. At the default effort (0) it took
-// 1.4 s on one machine and 0.7-0.9 s on the next, under the deadline (a 200 failed CI); at
-// effort 3 it takes about 4 s on the faster one, four times the deadline.
-constexpr int kHeavyAvifEffort = 3;
-
 class DeadlineTest : public ServiceTest {
  protected:
   // One second: long enough that a small transform with its store round trips

@@ -45,4 +45,10 @@ namespace imageflex::test {
 // for overload and deadline tests. Made on demand, not part of the fixture set.
 std::string make_heavy_jpeg(int side);
 
+// The AVIF effort at which make_heavy_jpeg(3000) outlasts a one-second deadline on any
+// machine CI may get. Its encoder cannot be stopped: at the default effort (0) it took
+// 1.4 s on one machine and 0.7-0.9 s on the next, under the deadline (a 200 failed CI);
+// at effort 3 it takes about 4 s on the faster one, four times the deadline.
+inline constexpr int kHeavyAvifEffort = 3;
+
 }  // namespace imageflex::test
