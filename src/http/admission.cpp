@@ -64,6 +64,10 @@ constexpr std::uint64_t most_kept_for(std::uint64_t admitted) {
 
 }  // namespace
 
+std::uint64_t Admission::reserved_bytes() const {
+  return read_gauge(gauges_.reserved);
+}
+
 bool Admission::fits(std::uint64_t estimate_bytes) const {
   if (read_gauge(gauges_.reserved) + admitted_ + estimate_bytes > budget_) return false;
   return admitted_ == 0 || read_gauge(gauges_.resident) + estimate_bytes <= budget_;

@@ -62,6 +62,9 @@ class Admission {
   std::shared_ptr<Ticket> admit(std::uint64_t estimate_bytes, Clock::time_point deadline);
 
   std::uint64_t budget_bytes() const { return budget_; }
+  // What the budget sets aside before any job (the reserved gauge: resident memory at start
+  // and the memory caches); a job's estimate over the budget less this is refused with 413.
+  std::uint64_t reserved_bytes() const;
   std::uint64_t admitted_bytes() const;
   std::size_t waiting() const;
   // Times the watch handed freed memory back: resident memory neared the budget, five seconds

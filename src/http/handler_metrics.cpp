@@ -76,6 +76,7 @@ std::string Handler::stats_json() const {
       {"memory_cache_entries", memory_cache_.entries()},
       {"original_cache_bytes", originals_.size_bytes()},
       {"memory_budget_bytes", admission_.budget_bytes()},
+      {"memory_reserved_bytes", admission_.reserved_bytes()},
       {"memory_admitted_bytes", admission_.admitted_bytes()},
       {"admission_waiting", admission_.waiting()},
       {"memory_purges", admission_.purges()},
@@ -176,6 +177,9 @@ std::string Handler::metrics_text() const {
         "Memory the originals kept for transforms hold (--original-cache-mb bounds it).",
         originals_.size_bytes());
   gauge("imageflex_memory_budget_bytes", "The transforms' memory budget.", admission_.budget_bytes());
+  gauge("imageflex_memory_reserved_bytes",
+        "What the budget sets aside before any transform: resident memory at start and the memory caches.",
+        admission_.reserved_bytes());
   gauge("imageflex_memory_admitted_bytes", "Estimated memory of the transforms admitted now.",
         admission_.admitted_bytes());
   gauge("imageflex_vips_memory_bytes", "Pixel memory libvips has allocated now (vips_tracked_get_mem).",
