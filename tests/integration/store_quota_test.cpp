@@ -28,19 +28,30 @@ bool is_temp(const fs::path& path) {
   return path.filename().string().rfind(".tmp-", 0) == 0;
 }
 
+// The walk may race the server's evictions and sweeps (a throwing file_size failed CI): a
+// file removed between being listed and being read is skipped, as it is gone; a folder
+// removed under the walk cuts it short, so the walk starts again rather than undercount.
 Tree variant_tree(const std::string& root) {
-  Tree tree;
-  if (!fs::exists(root + "/_imageflex")) return tree;
-  for (const auto& entry : fs::recursive_directory_iterator(root + "/_imageflex")) {
-    if (!entry.is_regular_file()) continue;
-    if (is_temp(entry.path())) {
-      tree.temps.push_back(entry.path().string());
-    } else {
-      tree.bytes += entry.file_size();
-      tree.largest = std::max<std::uint64_t>(tree.largest, entry.file_size());
+  if (!fs::exists(root + "/_imageflex")) return {};
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    Tree tree;
+    std::error_code error;
+    fs::recursive_directory_iterator it(root + "/_imageflex", error);
+    for (; !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
+      std::error_code gone;
+      if (!it->is_regular_file(gone)) continue;
+      const std::uint64_t size = it->file_size(gone);
+      if (gone) continue;
+      if (is_temp(it->path())) {
+        tree.temps.push_back(it->path().string());
+      } else {
+        tree.bytes += size;
+        tree.largest = std::max(tree.largest, size);
+      }
     }
+    if (!error) return tree;
   }
-  return tree;
+  throw std::runtime_error("the variant folders kept changing under every walk of " + root);
 }
 
 // Writes FILE with its mtime (and atime) AGE in the past.
