@@ -69,13 +69,13 @@ std::uint64_t Admission::reserved_bytes() const {
 }
 
 bool Admission::fits(std::uint64_t estimate_bytes) const {
-  if (read_gauge(gauges_.reserved) + admitted_ + estimate_bytes > budget_) return false;
+  if (reserved_bytes() + admitted_ + estimate_bytes > budget_) return false;
   return admitted_ == 0 || read_gauge(gauges_.resident) + estimate_bytes <= budget_;
 }
 
 std::shared_ptr<Admission::Ticket> Admission::admit(std::uint64_t estimate_bytes,
                                                     Clock::time_point deadline) {
-  const std::uint64_t reserved = read_gauge(gauges_.reserved);
+  const std::uint64_t reserved = reserved_bytes();
   const std::uint64_t room = budget_ > reserved ? budget_ - reserved : 0;
   if (estimate_bytes > room) {
     throw Error(ErrorKind::kTooLarge, "image would need about " + mib(estimate_bytes) +
@@ -94,7 +94,7 @@ std::shared_ptr<Admission::Ticket> Admission::admit(std::uint64_t estimate_bytes
       room_.wait_until(lock, std::min(deadline, Clock::now() + kResidentPoll));
       admitted = fits(estimate_bytes);
       if (!admitted && gauges_.release_free_memory && Clock::now() - last_release_ >= kReleaseInterval &&
-          read_gauge(gauges_.reserved) + admitted_ + estimate_bytes <= budget_) {
+          reserved_bytes() + admitted_ + estimate_bytes <= budget_) {
         gauges_.release_free_memory();  // only resident memory is in the way: ask for it back
         last_release_ = Clock::now();
         admitted = fits(estimate_bytes);
