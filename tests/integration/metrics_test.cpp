@@ -159,6 +159,8 @@ TEST_F(MetricsTest, JsonStatsReadTheSameCounters) {
   EXPECT_EQ(samples.at("imageflex_memory_hits_total"), service_.stat("memory_hits"));
   EXPECT_EQ(samples.at("imageflex_memory_cache_entries"), service_.stat("memory_cache_entries"));
   EXPECT_EQ(samples.at("imageflex_store_read_bytes_total"), service_.stat("store_bytes_read"));
+  EXPECT_EQ(samples.at("imageflex_memory_reserved_bytes"), service_.stat("memory_reserved_bytes"));
+  EXPECT_GT(samples.at("imageflex_memory_reserved_bytes"), 0);
 }
 
 // The alert rules are valid for promtool, and every metric the rules and the dashboard use is
